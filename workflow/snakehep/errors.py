@@ -1,0 +1,21 @@
+"""Exceptions raised by the core; the command line turns them into a message and a non-zero exit."""
+
+
+class SnakehepError(Exception):
+    """Base class: a problem with the user's input (config, files, workspaces), not a bug."""
+
+
+class ConfigError(SnakehepError):
+    """The configuration is invalid; the message names the key."""
+
+
+class InputFileError(SnakehepError):
+    """An input file is missing, unreadable or lacks a branch; the message names the file."""
+
+
+class ExpressionError(SnakehepError):
+    """A selection expression is malformed or refers to an unknown name; the message names it."""
+
+
+class InferenceError(SnakehepError):
+    """A workspace is invalid, has no parameter of interest, or a fit failed."""

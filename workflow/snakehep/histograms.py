@@ -1,0 +1,227 @@
+"""Histogram definitions, filling, exact merging, and ROOT files on disk.
+
+In memory a sample's histograms are a :class:`HistogramStore`: one 1D histogram (values and
+variances including under/overflow, the raw number of entries, the bin edges) per key
+``(region, observable, variation)``. Filling goes through ``hist.Hist`` objects with Weight
+storage and region/variation category axes. On disk each key is a TH1D named
+``{region}/{observable}/{variation}``; the merged file prefixes the process (or signal) name.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import awkward as ak
+import hist
+import numpy as np
+import uproot
+from uproot.writing.identify import to_TAxis, to_TH1x
+
+from snakehep.errors import InputFileError
+from snakehep.expressions import Expression
+from snakehep.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Observable:
+    name: str
+    expression: Expression
+    edges: np.ndarray
+    label: str
+    log_y: bool = False
+
+
+def compile_observables(analysis: Mapping[str, Any]) -> dict[str, Observable]:
+    observables = {}
+    for name, spec in analysis["histograms"].items():
+        if "edges" in spec:
+            edges = np.asarray(spec["edges"], dtype=np.float64)
+        else:
+            edges = np.linspace(spec["start"], spec["stop"], spec["bins"] + 1)
+        observables[name] = Observable(
+            name=name,
+            expression=Expression(spec["expr"], where=f"histograms.{name}.expr"),
+            edges=edges,
+            label=spec["label"],
+            log_y=spec.get("log_y", False),
+        )
+    return observables
+
+
+@dataclass
+class Bins:
+    """One 1D histogram: arrays include the underflow (first) and overflow (last) bins."""
+
+    edges: np.ndarray
+    values: np.ndarray
+    variances: np.ndarray
+    entries: int
+
+    def to_hist(self, *, name: str = "x", label: str = "") -> hist.Hist:
+        result = hist.Hist(
+            hist.axis.Variable(self.edges, name=name, label=label), storage=hist.storage.Weight()
+        )
+        view = result.view(flow=True)
+        view.value = self.values
+        view.variance = self.variances
+        return result
+
+
+class HistogramStore(dict[Key, Bins]):
+    """Histograms of one sample (keys ``(region, observable, variation)``) or of many samples
+    (keys ``(group, region, observable, variation)``)."""
+
+    def scaled(self, factor: float) -> HistogramStore:
+        return HistogramStore(
+            {
+                key: Bins(b.edges, b.values * factor, b.variances * factor**2, b.entries)
+                for key, b in self.items()
+            }
+        )
+
+    def prefixed(self, prefix: str) -> HistogramStore:
+        return HistogramStore({(prefix, *key): bins for key, bins in self.items()})
+
+
+class HistogramFiller:
+    """Accumulates the histograms of one job (one input file, many chunks)."""
+
+    def __init__(
+        self, observables: Mapping[str, Observable], regions: Sequence[str], variations: Sequence[str]
+    ) -> None:
+        self.observables = observables
+        self.entries: dict[Key, int] = {}
+        self.histograms = {
+            name: hist.Hist(
+                hist.axis.StrCategory(list(regions), name="region"),
+                hist.axis.StrCategory(list(variations), name="variation"),
+                hist.axis.Variable(observable.edges, name=name, label=observable.label),
+                storage=hist.storage.Weight(),
+            )
+            for name, observable in observables.items()
+        }
+
+    def fill(
+        self, observable: str, *, region: str, variation: str, values: Any, weights: np.ndarray
+    ) -> None:
+        """Fill per-event values (or per-object lists, each object with its event's weight);
+        missing values (an event without the object) are skipped."""
+        if values.ndim > 1 if isinstance(values, ak.Array) else False:
+            values, weights = ak.broadcast_arrays(values, weights)
+            values, weights = ak.flatten(values, axis=None), ak.flatten(weights, axis=None)
+        present = ~ak.to_numpy(ak.is_none(values)) if isinstance(values, ak.Array) else None
+        values = np.asarray(ak.to_numpy(ak.fill_none(values, np.nan)) if present is not None else values)
+        weights = np.asarray(weights, dtype=np.float64)
+        if present is not None:
+            values, weights = values[present], weights[present]
+        self.histograms[observable].fill(
+            region=region, variation=variation, **{observable: values}, weight=weights
+        )
+        key = (region, observable, variation)
+        self.entries[key] = self.entries.get(key, 0) + len(values)
+
+    def store(self) -> HistogramStore:
+        store = HistogramStore()
+        for name, histogram in self.histograms.items():
+            edges = histogram.axes[2].edges
+            for region in histogram.axes[0]:
+                for variation in histogram.axes[1]:
+                    view = histogram[{"region": region, "variation": variation}].view(flow=True)
+                    store[(region, name, variation)] = Bins(
+                        edges=np.asarray(edges),
+                        values=np.array(view.value),
+                        variances=np.array(view.variance),
+                        entries=self.entries.get((region, name, variation), 0),
+                    )
+        return store
+
+
+def merge(stores: Iterable[HistogramStore]) -> HistogramStore:
+    """Bin-by-bin sum with ``math.fsum`` (correctly rounded): the result does not depend on the
+    order of the inputs. Keys missing from some inputs count as empty there."""
+    stores = list(stores)
+    keys = sorted({key for store in stores for key in store})
+    merged = HistogramStore()
+    for key in keys:
+        parts = [store[key] for store in stores if key in store]
+        edges = parts[0].edges
+        for part in parts[1:]:
+            if not np.array_equal(part.edges, edges):
+                raise ValueError(f"histogram {'/'.join(key)}: inputs have different binnings")
+        merged[key] = Bins(
+            edges=edges,
+            values=_fsum([p.values for p in parts]),
+            variances=_fsum([p.variances for p in parts]),
+            entries=sum(p.entries for p in parts),
+        )
+    return merged
+
+
+def _fsum(arrays: list[np.ndarray]) -> np.ndarray:
+    stacked = np.stack(arrays)
+    return np.array([math.fsum(column) for column in stacked.T])
+
+
+def _th1(name: str, bins: Bins, *, title: str):
+    edges = bins.edges
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    inner, inner_var = bins.values[1:-1], bins.variances[1:-1]
+    axis = to_TAxis(
+        fName="xaxis",
+        fTitle=title,
+        fNbins=len(edges) - 1,
+        fXmin=float(edges[0]),
+        fXmax=float(edges[-1]),
+        fXbins=np.asarray(edges, dtype=np.float64),
+    )
+    return to_TH1x(
+        fName=name,
+        fTitle=title,
+        data=np.asarray(bins.values, dtype=np.float64),
+        fEntries=float(bins.entries),
+        fTsumw=float(inner.sum()),
+        fTsumw2=float(inner_var.sum()),
+        fTsumwx=float((inner * centres).sum()),
+        fTsumwx2=float((inner * centres**2).sum()),
+        fSumw2=np.asarray(bins.variances, dtype=np.float64),
+        fXaxis=axis,
+    )
+
+
+def write_store(
+    path: str | os.PathLike, store: HistogramStore, *, titles: Mapping[str, str] | None = None
+) -> None:
+    """Write every histogram as a TH1D named by its key joined with ``/`` (atomically)."""
+    titles = titles or {}
+    with atomic_path(path) as temporary:
+        with uproot.recreate(temporary) as output:
+            for key, bins in sorted(store.items()):
+                observable = key[-2]
+                output["/".join(key)] = _th1(key[-1], bins, title=titles.get(observable, ""))
+
+
+def read_store(path: str | os.PathLike) -> HistogramStore:
+    """Read a file written by :func:`write_store` (or any file of TH1s in directories)."""
+    store = HistogramStore()
+    try:
+        with uproot.open(path) as source:
+            for name, histogram in source.items(filter_classname="TH1*", cycle=False):
+                values = histogram.values(flow=True)
+                store[tuple(name.split("/"))] = Bins(
+                    edges=np.asarray(histogram.axis().edges()),
+                    values=np.asarray(values, dtype=np.float64),
+                    variances=np.asarray(histogram.variances(flow=True), dtype=np.float64),
+                    entries=int(histogram.member("fEntries")),
+                )
+    except FileNotFoundError as err:
+        raise InputFileError(f"{path}: histogram file not found") from err
+    return store
