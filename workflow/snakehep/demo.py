@@ -257,7 +257,7 @@ def truth_zprime(n: int, rng: np.random.Generator, mass: float) -> Truth:
 def _min_delta_r(eta, phi, others: list[P4]) -> np.ndarray:
     result = np.full(len(eta), np.inf)
     for other in others:
-        dphi = np.angle(np.exp(1j * (phi - other.phi)))
+        dphi = np.remainder(phi - other.phi + np.pi, 2 * np.pi) - np.pi
         result = np.minimum(result, np.hypot(eta - other.eta, dphi))
     return result
 
@@ -332,25 +332,26 @@ def _soft_muons(rng: np.random.Generator, n: int, rate: float) -> dict[str, np.n
 def _reconstruct_muons(rng: np.random.Generator, muons: dict[str, np.ndarray]) -> dict:
     """Resolution, acceptance, efficiency, ID and isolation of muons."""
     m = len(muons["pt"])
-    rel_sigma = np.hypot(0.01, 0.05 * muons["pt"] / 1000.0)
-    inv_pt = (1.0 / muons["pt"]) * (1.0 + rel_sigma * rng.standard_normal(m))  # curvature
+    rel_sigma = np.hypot(0.01, 0.05e-3 * muons["pt"])
+    inv_pt = (1.0 + rel_sigma * rng.standard_normal(m)) / muons["pt"]  # curvature resolution
     pt = 1.0 / np.abs(inv_pt)
     abs_eta = np.abs(muons["eta"])
     efficiency = np.where(abs_eta < 2.4, 0.99, 0.90)
-    keep = (abs_eta < 2.5) & (pt > 3.0) & (rng.random(m) < efficiency)
-    nonprompt = muons["nonprompt"]
-    u = rng.random(m)
-    good_id = np.where(nonprompt, u < 0.3, u < 0.95)
-    high_pt_id = np.where(good_id, 2, np.where(rng.random(m) < 0.6, 1, 0)).astype(np.uint8)
-    tk_iso = np.where(nonprompt, 0.05 + rng.exponential(0.3, m), rng.exponential(0.015, m))
-    pf_iso = 0.8 * tk_iso + rng.exponential(0.04, m)
-    charge = np.where(inv_pt < 0, -muons["charge"], muons["charge"]).astype(np.int32)
-    out = {
-        "idx": muons["idx"], "pt": pt, "eta": muons["eta"], "phi": muons["phi"],
-        "mass": np.full(m, MUON_MASS), "charge": charge, "highPtId": high_pt_id,
-        "tkRelIso": tk_iso, "pfRelIso04_all": pf_iso,
+    kept = np.flatnonzero((abs_eta < 2.5) & (pt > 3.0) & (rng.random(m) < efficiency))
+    k = len(kept)
+    nonprompt = muons["nonprompt"][kept]
+    u = rng.random(k)
+    good_id = u < np.where(nonprompt, 0.3, 0.95)
+    high_pt_id = np.where(good_id, 2, (rng.random(k) < 0.6).astype(np.uint8)).astype(np.uint8)
+    tk_iso = rng.exponential(1.0, k) * np.where(nonprompt, 0.3, 0.015) + 0.05 * nonprompt
+    flip = inv_pt[kept] < 0
+    return {
+        "idx": muons["idx"][kept], "pt": pt[kept], "eta": muons["eta"][kept],
+        "phi": muons["phi"][kept], "mass": np.full(k, MUON_MASS),
+        "charge": np.where(flip, -muons["charge"][kept], muons["charge"][kept]).astype(np.int32),
+        "highPtId": high_pt_id, "tkRelIso": tk_iso,
+        "pfRelIso04_all": 0.8 * tk_iso + rng.exponential(0.04, k),
     }
-    return {k: v[keep] for k, v in out.items()}
 
 
 def _trigger(rng: np.random.Generator, muons: dict, n: int) -> np.ndarray:
