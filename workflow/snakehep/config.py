@@ -85,6 +85,11 @@ def check_references(analysis: Mapping[str, Any]) -> None:
     inject = (analysis.get("demo") or {}).get("inject_signal")
     if inject and inject["sample"] not in analysis["samples"]:
         problems.append(f"demo.inject_signal.sample: unknown sample {inject['sample']!r}")
+    for name, (low, high) in (analysis.get("demo") or {}).get("mass_ranges", {}).items():
+        if name not in analysis["samples"]:
+            problems.append(f"demo.mass_ranges.{name}: unknown sample")
+        elif high <= low:
+            problems.append(f"demo.mass_ranges.{name}: the upper edge must exceed the lower")
     for signal in (analysis.get("plots") or {}).get("signals", []):
         if signal not in analysis["samples"]:
             problems.append(f"plots.signals: unknown sample {signal!r}")
