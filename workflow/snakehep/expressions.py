@@ -168,7 +168,7 @@ class Expression:
             raise self._error(f"unknown name {err.args[0]!r}") from None
         except ExpressionError:
             raise
-        except (TypeError, ValueError, AttributeError, IndexError) as err:
+        except (TypeError, ValueError, AttributeError, IndexError, ArithmeticError) as err:
             message = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise self._error(f"cannot evaluate: {message}") from None
 

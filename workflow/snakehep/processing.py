@@ -152,13 +152,37 @@ def _plan(analysis: Analysis, sample: Sample, path: str, available: set[str]) ->
     if not sample.is_data:
         branches.add(GENERATOR_WEIGHT)
         branches |= {shape.branch for shape in analysis.shape_variations.values()}
-    missing = sorted(branches - available)
+    missing = sorted((branches - available) | _unresolved_names(analysis, plan, available))
     if missing:
         raise InputFileError(
             f"sample {sample.name}: {path} lacks branch(es) {', '.join(missing)} "
             "needed by the selection, weights or variations"
         )
     return BranchPlan(tuple(sorted(branches)), plan.collections)
+
+
+def _unresolved_names(analysis: Analysis, plan: BranchPlan, available: set[str]) -> set[str]:
+    """Names no definition, collection or branch provides (absent branches, or typos).
+
+    Inside object selections and scale-factor variables the collection's fields are names too;
+    a hook may define anything, so with a hook nothing is reported here.
+    """
+    selection = analysis.selection
+    if selection.hook is not None:
+        return set()
+    known = set(selection.parameters) | set(selection.objects) | set(selection.quantities)
+    known |= set(plan.collections) | available
+    fields = {branch.partition("_")[2] for branch in available if "_" in branch}
+    unresolved = set()
+    object_context = [o.where for o in selection.objects.values() if o.where is not None]
+    object_context += [f.variable for f in analysis.scale_factors.values()]
+    for expression in object_context:
+        unresolved |= expression.names - known - fields
+    others = [*selection.quantities.values(), *(e for _, e in selection.cuts)]
+    others += [*selection.regions.values(), *(o.expression for o in analysis.observables.values())]
+    for expression in others:
+        unresolved |= expression.names - known
+    return unresolved
 
 
 def _sum_genweights(runs, path: str) -> float:

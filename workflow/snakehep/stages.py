@@ -95,3 +95,70 @@ def merge_samples(
     for group, stores in groups.items():
         merged.update(merge(stores).prefixed(group))
     write_store(output, merged, titles=_titles(analysis))
+
+
+def cutflow_tables(
+    cutflow_paths: Sequence[PathLike], *, csv_output: PathLike, markdown_output: PathLike
+) -> None:
+    from snakehep.cutflow import write_cutflow_tables
+
+    cutflows = [json.loads(Path(path).read_text(encoding="utf-8")) for path in cutflow_paths]
+    write_cutflow_tables(cutflows, csv_path=csv_output, markdown_path=markdown_output)
+
+
+def distribution_plot_path(directory: PathLike, region: str, observable: str) -> Path:
+    return Path(directory) / f"{region}_{observable}.png"
+
+
+def plot_distributions(
+    analysis: Mapping[str, Any], *, merged: PathLike, outputs: Sequence[PathLike]
+) -> None:
+    """A stacked data/MC plot with ratio panel for every (region, observable) in ``outputs``."""
+    import matplotlib.pyplot as plt
+
+    from snakehep.plotting import plot_stack
+
+    store = read_store(merged)
+    wanted = {Path(path) for path in outputs}
+    directory = Path(outputs[0]).parent
+    samples = load_samples(analysis)
+    processes = analysis["processes"]
+    backgrounds = [p for p, spec in processes.items() if spec["kind"] == "background"]
+    signals = analysis.get("plots", {}).get("signals", [])
+    regions = sorted({key[1] for key in store})
+    for region in regions:
+        for observable, spec in analysis["histograms"].items():
+            path = distribution_plot_path(directory, region, observable)
+            if path not in wanted:
+                continue
+
+            def histogram(group: str):
+                bins = store.get((group, region, observable, "nominal"))
+                return None if bins is None else bins.to_hist(name=observable, label=spec["label"])
+
+            stack = {p: histogram(p) for p in backgrounds if histogram(p) is not None}
+            stack = dict(sorted(stack.items(), key=lambda item: item[1].sum().value))
+            overlays = {s: histogram(s) for s in signals if histogram(s) is not None}
+            labels = {p: processes[p].get("label", p) for p in processes}
+            colors = {p: processes[p]["color"] for p in processes if "color" in processes[p]}
+            for name in overlays:
+                sample = samples[name]
+                labels[name] = f"{processes[sample.process].get('label', sample.process)}"
+                labels[name] += f" ({sample.mass:g} GeV)"
+            figure = plot_stack(
+                stack=stack,
+                data=histogram("data"),
+                signals=overlays,
+                labels=labels,
+                colors=colors,
+                xlabel=spec["label"],
+                luminosity_pb=float(analysis["luminosity"]),
+                region_label=region,
+                log_y=spec.get("log_y", False),
+                output=path,
+            )
+            plt.close(figure)
+            wanted.discard(path)
+    if wanted:
+        missing = ", ".join(sorted(str(p) for p in wanted))
+        raise InputFileError(f"{merged}: no histograms for the requested plots {missing}")

@@ -1,0 +1,18 @@
+# snakehep: from NanoAOD-like ROOT files to histograms, plots and CLs limits.
+# Run: snakemake --profile profiles/local
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/select.smk"
+include: "workflow/rules/histograms.smk"
+include: "workflow/rules/plots.smk"
+
+
+rule all:
+    input:
+        "results/histograms/merged.root",
+        "results/cutflows/cutflow.csv",
+        "results/cutflows/cutflow.md",
+        distribution_plots(),
+    default_target: True

@@ -1,0 +1,59 @@
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+# The core package lives beside the rules; prefer an installed copy, fall back to the tree.
+sys.path.append(str(Path(workflow.basedir) / "workflow"))
+
+from snakehep.config import check_references
+from snakehep.samples import load_samples
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "../schemas/config.schema.yaml")
+check_references(config)
+
+SAMPLES = load_samples(config)
+REGIONS = list(config["selection"].get("regions", {})) or ["selected"]
+OBSERVABLES = list(config["histograms"])
+
+
+wildcard_constraints:
+    sample="|".join(sorted(SAMPLES, key=len, reverse=True)),
+    part=r"\d+",
+
+
+def sample_parts(sample):
+    return range(len(SAMPLES[sample].inputs))
+
+
+def sample_input(wildcards):
+    return SAMPLES[wildcards.sample].inputs[int(wildcards.part)]
+
+
+def partial_results(kind):
+    def inputs(wildcards):
+        return [
+            f"results/partial/{wildcards.sample}/part{part}.{kind}"
+            for part in sample_parts(wildcards.sample)
+        ]
+
+    return inputs
+
+
+def distribution_plots():
+    return expand(
+        "results/plots/{region}_{observable}.png",
+        region=REGIONS,
+        observable=OBSERVABLES,
+    )
+
+
+def config_section(*keys):
+    """The parts of the config a rule depends on, given as params so that editing them reruns it."""
+    return {key: config.get(key) for key in keys}

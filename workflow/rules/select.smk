@@ -1,0 +1,16 @@
+rule select:
+    """Select, weight and histogram one input file (chunk by chunk)."""
+    input:
+        sample_input,
+    output:
+        histograms="results/partial/{sample}/part{part}.root",
+        summary="results/partial/{sample}/part{part}.json",
+    log:
+        "logs/select/{sample}/part{part}.log",
+    params:
+        settings=config_section("selection", "histograms", "scale_factors", "variations"),
+        sample=lambda wildcards: config["samples"][wildcards.sample],
+    conda:
+        "../../envs/select.yaml"
+    script:
+        "../scripts/select.py"

@@ -1,0 +1,10 @@
+from snakehep import demo
+from snakehep.rulelog import rule_logging
+
+with rule_logging(snakemake.log[0]):
+    demo.generate_sample_part(
+        snakemake.config,
+        sample=snakemake.wildcards.sample,
+        part=int(snakemake.wildcards.part),
+        output=snakemake.output[0],
+    )

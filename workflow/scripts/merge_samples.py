@@ -1,0 +1,9 @@
+from snakehep import stages
+from snakehep.rulelog import rule_logging
+
+with rule_logging(snakemake.log[0]):
+    stages.merge_samples(
+        snakemake.config,
+        sample_histograms=dict(zip(snakemake.params.samples, snakemake.input)),
+        output=snakemake.output[0],
+    )

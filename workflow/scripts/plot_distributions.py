@@ -1,0 +1,7 @@
+from snakehep import stages
+from snakehep.rulelog import rule_logging
+
+with rule_logging(snakemake.log[0]):
+    stages.plot_distributions(
+        snakemake.config, merged=snakemake.input[0], outputs=list(snakemake.output)
+    )

@@ -1,0 +1,11 @@
+from snakehep import stages
+from snakehep.rulelog import rule_logging
+
+with rule_logging(snakemake.log[0]):
+    stages.select_file(
+        snakemake.config,
+        sample=snakemake.wildcards.sample,
+        input_path=snakemake.input[0],
+        histogram_output=snakemake.output.histograms,
+        summary_output=snakemake.output.summary,
+    )
