@@ -19,6 +19,7 @@ from snakehep.errors import ConfigError
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 BTAG_WP = 0.2783
+DY = "dy_m120to400"  # the lowest Drell-Yan mass slice (two input files)
 
 COMMON_BRANCHES = {
     "run": "uint32",
@@ -68,9 +69,10 @@ def analysis() -> dict:
 def files(analysis: dict, tmp_path_factory: pytest.TempPathFactory) -> dict[str, pathlib.Path]:
     directory = tmp_path_factory.mktemp("demo")
     out = {}
-    for sample, part in [("dy", 0), ("dy", 1), ("ttbar", 0), ("zprime_1000", 0), ("data", 0)]:
-        out[f"{sample}/{part}"] = directory / f"{sample}_{part}.root"
-        demo.generate_sample_part(analysis, sample=sample, part=part, output=out[f"{sample}/{part}"])
+    for sample, part in [(DY, 0), (DY, 1), ("ttbar", 0), ("zprime_1000", 0), ("data", 0)]:
+        key = f"{'dy' if sample == DY else sample}/{part}"
+        out[key] = directory / f"{sample}_{part}.root"
+        demo.generate_sample_part(analysis, sample=sample, part=part, output=out[key])
     return out
 
 
@@ -160,7 +162,7 @@ def test_event_numbers_unique(files):
 
 def test_same_seed_same_content(files, analysis, tmp_path):
     again = tmp_path / "again.root"
-    demo.generate_sample_part(analysis, sample="dy", part=0, output=again)
+    demo.generate_sample_part(analysis, sample=DY, part=0, output=again)
     first, second = read(files["dy/0"]), read(again)
     assert first.fields == second.fields
     for field in first.fields:
@@ -172,7 +174,7 @@ def test_different_part_or_seed_differs(files, analysis, tmp_path):
     assert not ak.array_equal(dy0["Muon_pt"], dy1["Muon_pt"])
     reseeded = copy.deepcopy(analysis)
     reseeded["demo"]["seed"] += 1
-    demo.generate_sample_part(reseeded, sample="dy", part=0, output=tmp_path / "seed.root")
+    demo.generate_sample_part(reseeded, sample=DY, part=0, output=tmp_path / "seed.root")
     assert not ak.array_equal(dy0["Muon_pt"], read(tmp_path / "seed.root")["Muon_pt"])
 
 
@@ -183,7 +185,7 @@ def test_seeding_independent_of_python_hash(files, analysis, tmp_path):
     script = (
         "import sys, yaml; from snakehep import demo;"
         "cfg = yaml.safe_load(open(sys.argv[1]));"
-        "demo.generate_sample_part(cfg, sample='dy', part=0, output=sys.argv[2])"
+        f"demo.generate_sample_part(cfg, sample='{DY}', part=0, output=sys.argv[2])"
     )
     env = dict(os.environ, PYTHONHASHSEED="12345")
     subprocess.run([sys.executable, "-c", script, str(config_path), str(tmp_path / "sub.root")],
@@ -298,7 +300,7 @@ def test_inject_signal_adds_events_at_the_mass(files, analysis, tmp_path):
 
 def test_inject_signal_must_name_a_signal_sample(analysis, tmp_path):
     bad = copy.deepcopy(analysis)
-    bad["demo"]["inject_signal"] = {"sample": "dy", "mu": 1.0}
+    bad["demo"]["inject_signal"] = {"sample": DY, "mu": 1.0}
     with pytest.raises(ConfigError, match="inject_signal"):
         demo.generate_sample_part(bad, sample="data", part=0, output=tmp_path / "x.root")
     assert not (tmp_path / "x.root").exists()
@@ -323,7 +325,7 @@ def test_bad_compression_raises_config_error(analysis, tmp_path, text):
     bad = copy.deepcopy(analysis)
     bad["demo"]["compression"] = text
     with pytest.raises(ConfigError, match=r"demo\.compression"):
-        demo.generate_demo_inputs(bad, samples=["dy"])
+        demo.generate_demo_inputs(bad, samples=[DY])
 
 
 def test_write_nanoaod_round_trip(tmp_path):
@@ -355,15 +357,268 @@ def test_generate_demo_inputs_writes_listed_demo_paths(analysis, tmp_path, monke
     assert on_disk == sorted(listed)
     assert not pathlib.Path("other").exists()
 
-    stamp = pathlib.Path("resources/demo/dy/part0.root").stat().st_mtime_ns
+    stamp = pathlib.Path("resources/demo/dy_m120to400/part0.root").stat().st_mtime_ns
     assert demo.generate_demo_inputs(config) == []
-    assert pathlib.Path("resources/demo/dy/part0.root").stat().st_mtime_ns == stamp
-    rewritten = demo.generate_demo_inputs(config, samples=["dy"], overwrite=True)
-    assert rewritten == [pathlib.Path("resources/demo/dy/part0.root"),
-                         pathlib.Path("resources/demo/dy/part1.root")]
+    assert pathlib.Path("resources/demo/dy_m120to400/part0.root").stat().st_mtime_ns == stamp
+    rewritten = demo.generate_demo_inputs(config, samples=[DY], overwrite=True)
+    assert rewritten == [pathlib.Path("resources/demo/dy_m120to400/part0.root"),
+                         pathlib.Path("resources/demo/dy_m120to400/part1.root")]
 
 
 def test_generate_demo_inputs_unknown_sample(analysis, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="nosuch"):
         demo.generate_demo_inputs(analysis, samples=["nosuch"])
+
+
+# ------------------------------------------------------------------- mass-binned Drell-Yan
+
+
+def truth_pair_mass(truth) -> np.ndarray:
+    """Generator dimuon mass of truth_dy events (the first two truth muons of each event)."""
+    n = truth.n
+    mu = truth.muons
+    first, second = slice(0, n), slice(n, 2 * n)
+    m2 = 2 * mu["pt"][first] * mu["pt"][second] * (
+        np.cosh(mu["eta"][first] - mu["eta"][second]) - np.cos(mu["phi"][first] - mu["phi"][second])
+    )
+    return np.sqrt(m2)
+
+
+def spectrum_fraction(low: float, high: float, *, full=(120.0, 6000.0), alpha=4.5) -> float:
+    """Fraction of the m^-alpha spectrum on ``full`` that lies in [low, high] (analytic)."""
+    def integral(a, b):
+        return (a ** (1 - alpha) - b ** (1 - alpha)) / (alpha - 1)
+    return integral(low, high) / integral(*full)
+
+
+def test_dy_truth_mass_inside_range():
+    for low, high in [(400.0, 800.0), (2300.0, 6000.0)]:
+        m = truth_pair_mass(demo.truth_dy(20000, np.random.default_rng(21), (low, high)))
+        assert np.all(m > low * (1 - 1e-6)) and np.all(m < high * (1 + 1e-6))
+        # m^-4.5 truncated: the median is where the CDF reaches one half
+        a = 1 - 4.5
+        median = (0.5 * (low**a + high**a)) ** (1 / a)
+        assert abs(np.median(m) / median - 1) < 0.01
+
+
+def test_dy_reconstructed_mass_inside_range():
+    low, high = 800.0, 1400.0
+    events = demo.simulate_process("dy", 10000, np.random.default_rng(22), mass_range=(low, high))
+    m = leading_pair_mass(as_file_layout(events))
+    # resolution ~2-3 % at 1 TeV; a lost muon paired with a soft one gives a few low masses
+    assert np.mean((m > 0.9 * low) & (m < 1.1 * high)) > 0.9
+    assert np.mean(m > 1.1 * high) < 0.005
+
+
+def test_mass_range_errors():
+    rng = np.random.default_rng(1)
+    with pytest.raises(ConfigError, match="only process dy"):
+        demo.simulate_process("ttbar", 10, rng, mass_range=(400.0, 800.0))
+    for bad in [(800.0, 400.0), (0.0, 100.0), (100.0, 20000.0), (1.0,), "ab"]:
+        with pytest.raises(ConfigError, match="mass_range"):
+            demo.simulate_process("dy", 10, rng, mass_range=bad)
+
+
+def test_mass_range_in_config_must_be_dy(analysis, tmp_path):
+    bad = copy.deepcopy(analysis)
+    bad["demo"]["mass_ranges"]["ttbar"] = [400, 800]
+    with pytest.raises(ConfigError, match=r"demo\.mass_ranges\.ttbar"):
+        demo.generate_sample_part(bad, sample="ttbar", part=0, output=tmp_path / "x.root")
+
+
+def test_slice_cross_sections_reproduce_the_spectrum(analysis):
+    """xsec_i = 22 pb x (analytic fraction of the spectrum in slice i); slices tile 120-6000."""
+    ranges = analysis["demo"]["mass_ranges"]
+    edges = sorted(ranges.values())
+    assert edges[0][0] == 120 and edges[-1][1] == 6000
+    assert all(a[1] == b[0] for a, b in zip(edges, edges[1:]))  # contiguous, no overlap
+    for name, (low, high) in ranges.items():
+        sample = analysis["samples"][name]
+        assert sample["process"] == "dy"
+        expected = 22.0 * spectrum_fraction(low, high)
+        assert sample["xsec"] * sample.get("kfactor", 1.0) == pytest.approx(expected, rel=0.01), name
+
+
+def test_union_of_slices_matches_unsliced_shape(analysis):
+    """Slices generated separately and weighted by xsec_i / n_i give the unsliced spectrum."""
+    bins = np.geomspace(120.0, 6000.0, 16)
+    n = 20000
+    sliced = np.zeros(len(bins) - 1)
+    variance = np.zeros(len(bins) - 1)
+    for k, (name, mass_range) in enumerate(analysis["demo"]["mass_ranges"].items()):
+        m = truth_pair_mass(demo.truth_dy(n, np.random.default_rng(100 + k), tuple(mass_range)))
+        weight = analysis["samples"][name]["xsec"] / n
+        counts, _ = np.histogram(m, bins)
+        sliced += weight * counts
+        variance += weight**2 * counts
+    assert np.all(sliced > 0)
+    full = 22.0 * np.array([spectrum_fraction(a, b) for a, b in zip(bins[:-1], bins[1:])])
+    pull = (sliced - full) / np.sqrt(variance + (0.005 * full) ** 2)  # xsec rounded in config
+    assert np.all(np.abs(pull) < 4.5), pull
+    # the unsliced sample has the same shape (its high-mass tail is just sparsely populated)
+    m = truth_pair_mass(demo.truth_dy(n, np.random.default_rng(99)))
+    counts, _ = np.histogram(m, bins)
+    low = full > 50 * 22.0 / n  # bins with > 50 expected events
+    assert np.all(np.abs(counts[low] - full[low] * n / 22.0) < 5 * np.sqrt(full[low] * n / 22.0))
+
+
+def test_data_slices_drawn_from_their_ranges(analysis, tmp_path):
+    """Pseudo-data from two DY slices only: masses in the union, counts in the xsec ratio."""
+    config = copy.deepcopy(analysis)
+    keep = {"data", "dy_m800to1400", "dy_m1400to2300"}
+    config["samples"] = {k: v for k, v in config["samples"].items() if k in keep}
+    config["demo"]["mass_ranges"] = {k: v for k, v in config["demo"]["mass_ranges"].items()
+                                     if k in keep}
+    config["luminosity"] = 200_000.0  # about 5600 events
+    demo.generate_sample_part(config, sample="data", part=0, output=tmp_path / "data.root")
+    m = leading_pair_mass(read(tmp_path / "data.root"))
+    assert np.mean((m > 720) & (m < 2530)) > 0.9
+    n_low = np.sum((m > 800) & (m < 1400))
+    n_high = np.sum((m > 1400) & (m < 2300))
+    ratio = 0.02470 / 0.003342
+    assert abs(n_low / n_high / ratio - 1) < 5 * np.sqrt(1 / n_low + 1 / n_high)
+
+
+# ------------------------------------------------------------ data efficiencies (scale factors)
+
+
+MUON_SF = [0.5, 0.7, 0.9, 0.6]  # |eta| bins [0, 0.9, 1.2, 2.1, 2.4]
+BTAG_EDGES = [30, 50, 70, 100, 140, 200, 300, 600, 1000]
+BTAG_SF = [0.4, 0.5, 0.6, 0.7, 0.8, 0.5, 0.5, 0.5]
+
+
+def ttbar_only(analysis: dict, *, scale_factors: dict | None) -> dict:
+    """Pseudo-data that are ttbar only (about 10000 events), with the given scale factors."""
+    config = copy.deepcopy(analysis)
+    config["samples"] = {k: v for k, v in config["samples"].items() if k in ("data", "ttbar")}
+    config["demo"]["mass_ranges"] = {}
+    config["luminosity"] = 10000 / 9.7
+    if scale_factors is None:
+        config.pop("scale_factors", None)
+        config["variations"]["weight"] = []
+    else:
+        config["scale_factors"] = scale_factors
+    return config
+
+
+def sf_entry(obj: str, variable: str, edges: list, values: list) -> dict:
+    return {"object": obj, "variable": variable, "edges": edges, "values": values,
+            "uncertainties": [0.01] * len(values)}
+
+
+@pytest.fixture(scope="module")
+def ttbar_data(analysis, tmp_path_factory) -> dict[str, dict]:
+    """ttbar pseudo-data without, with unit and with test scale factors, and ttbar MC."""
+    directory = tmp_path_factory.mktemp("sf")
+    factors = {
+        "none": None,
+        "unit": {"muon_id": sf_entry("muons", "abs(eta)", [0, 0.9, 1.2, 2.1, 2.4], [1.0] * 4),
+                 "btag": sf_entry("bjets", "pt", BTAG_EDGES, [1.0] * 8)},
+        "test": {"muon_id": sf_entry("muons", "abs(eta)", [0, 0.9, 1.2, 2.1, 2.4], MUON_SF),
+                 "btag": sf_entry("bjets", "pt", BTAG_EDGES, BTAG_SF)},
+    }
+    out = {}
+    for key, sf in factors.items():
+        demo.generate_sample_part(ttbar_only(analysis, scale_factors=sf), sample="data", part=0,
+                                  output=directory / f"{key}.root")
+        out[key] = read(directory / f"{key}.root")
+    out["mc"] = as_file_layout(demo.simulate_process("ttbar", 20000, np.random.default_rng(31)))
+    return out
+
+
+def test_no_or_unit_scale_factors_change_nothing(ttbar_data):
+    none, unit = ttbar_data["none"], ttbar_data["unit"]
+    assert none.fields == unit.fields
+    for field in none.fields:
+        assert ak.array_equal(none[field], unit[field]), field
+
+
+def test_scale_factors_only_touch_id_and_btag(ttbar_data):
+    none, test = ttbar_data["none"], ttbar_data["test"]
+    for field in none.fields:
+        same = ak.array_equal(none[field], test[field])
+        assert same == (field not in ("Muon_highPtId", "Jet_btagDeepFlavB")), field
+    # only ID 2 -> 0 and tagged -> untagged transitions
+    before, after = (ak.to_numpy(ak.flatten(x["Muon_highPtId"])) for x in (none, test))
+    changed = before != after
+    assert np.all(before[changed] == 2) and np.all(after[changed] == 0)
+    before, after = (ak.to_numpy(ak.flatten(x["Jet_btagDeepFlavB"])) for x in (none, test))
+    changed = before != after
+    assert np.all(before[changed] > BTAG_WP) and np.all(after[changed] < BTAG_WP)
+
+
+def id_fraction(events, low: float, high: float) -> tuple[float, int]:
+    """Fraction of isolated (mostly prompt) muons, pT > 53 GeV, low <= |eta| < high, with ID 2."""
+    eta = abs(events["Muon_eta"])
+    muons = (events["Muon_pt"] > 53) & (events["Muon_tkRelIso"] < 0.1) & (eta >= low) & (eta < high)
+    ids = ak.to_numpy(ak.flatten(events["Muon_highPtId"][muons]))
+    return float(np.mean(ids == 2)), len(ids)
+
+
+def tag_fraction(events, low: float, high: float) -> tuple[float, int]:
+    """Fraction of central jets with low <= pT < high above the b-tag working point."""
+    pt = events["Jet_pt"]
+    jets = (abs(events["Jet_eta"]) < 2.4) & (pt >= low) & (pt < high)
+    scores = ak.to_numpy(ak.flatten(events["Jet_btagDeepFlavB"][jets]))
+    return float(np.mean(scores > BTAG_WP)), len(scores)
+
+
+def assert_ratio(data: tuple[float, int], mc: tuple[float, int], expected: float) -> None:
+    (p_data, n_data), (p_mc, n_mc) = data, mc
+    ratio = p_data / p_mc
+    sigma = ratio * np.sqrt((1 - p_data) / (p_data * n_data) + (1 - p_mc) / (p_mc * n_mc))
+    assert abs(ratio - expected) < 4 * sigma + 0.005, (ratio, expected, sigma)
+
+
+@pytest.mark.parametrize("k", range(4))
+def test_muon_id_efficiency_scaled_in_data(ttbar_data, k):
+    low, high = [0, 0.9, 1.2, 2.1, 2.4][k : k + 2]
+    data = id_fraction(ttbar_data["test"], low, high)
+    assert data[1] > 150  # the last bin is only 0.3 wide in |eta|
+    assert_ratio(data, id_fraction(ttbar_data["mc"], low, high), MUON_SF[k])
+    # and the data without scale factors agree with the simulation
+    assert_ratio(id_fraction(ttbar_data["none"], low, high), id_fraction(ttbar_data["mc"], low, high), 1.0)
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3, 4])
+def test_btag_efficiency_scaled_in_data(ttbar_data, k):
+    low, high = BTAG_EDGES[k : k + 2]
+    data = tag_fraction(ttbar_data["test"], low, high)
+    assert data[1] > 500
+    assert_ratio(data, tag_fraction(ttbar_data["mc"], low, high), BTAG_SF[k])
+
+
+def test_btag_outside_edges_takes_nearest_bin(ttbar_data):
+    data = tag_fraction(ttbar_data["test"], 15.0, 30.0)  # below the first edge: SF of [30, 50)
+    assert_ratio(data, tag_fraction(ttbar_data["mc"], 15.0, 30.0), BTAG_SF[0])
+
+
+def test_scale_factors_above_one_clip_and_warn_once(analysis, tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(demo, "_warned_scale_factors", set())
+    above = {"muon_id": sf_entry("muons", "abs(eta)", [0, 2.4], [1.2])}
+    config = ttbar_only(analysis, scale_factors=above)
+    config["luminosity"] = 100.0
+    with caplog.at_level("WARNING", logger="snakehep.demo"):
+        demo.generate_sample_part(config, sample="data", part=0, output=tmp_path / "a.root")
+        demo.generate_sample_part(config, sample="data", part=0, output=tmp_path / "b.root")
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "muon_id" in r.getMessage()]
+    assert len(warnings) == 1
+    plain = ttbar_only(analysis, scale_factors=None)
+    plain["luminosity"] = 100.0
+    demo.generate_sample_part(plain, sample="data", part=0, output=tmp_path / "c.root")
+    assert ak.array_equal(read(tmp_path / "a.root")["Muon_highPtId"],
+                          read(tmp_path / "c.root")["Muon_highPtId"])
+
+
+def test_scale_factors_leave_simulation_alone(analysis, tmp_path):
+    config = ttbar_only(analysis, scale_factors={
+        "muon_id": sf_entry("muons", "abs(eta)", [0, 2.4], [0.5]),
+        "btag": sf_entry("bjets", "pt", [30, 1000], [0.5])})
+    config["demo"]["events_per_file"] = 500
+    demo.generate_sample_part(config, sample="ttbar", part=0, output=tmp_path / "sf.root")
+    demo.generate_sample_part(ttbar_only(analysis, scale_factors=None) | {"demo": config["demo"]},
+                              sample="ttbar", part=0, output=tmp_path / "plain.root")
+    with_sf, plain = read(tmp_path / "sf.root"), read(tmp_path / "plain.root")
+    for field in plain.fields:
+        assert ak.array_equal(with_sf[field], plain[field]), field

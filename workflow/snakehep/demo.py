@@ -6,7 +6,10 @@ TTree ``Runs`` with ``genEventCount`` and ``genEventSumw`` so that a sample is n
 
 Physics model (per event, all numpy-vectorised):
 
-* ``dy``: Drell-Yan -> mu mu with m > 120 GeV (m^-4.5), soft dimuon pT, 1 + cos^2 decay, ISR jets.
+* ``dy``: Drell-Yan -> mu mu with 120 < m < 6000 GeV (m^-4.5), soft dimuon pT, 1 + cos^2 decay,
+  ISR jets. A mass-binned sample (``demo.mass_ranges: {sample: [low, high]}``) draws m from the
+  same m^-4.5 shape truncated to [low, high], so slices weighted by their cross sections add up
+  to the full spectrum.
 * ``ttbar``: tt -> (W -> mu nu) b (W -> mu nu) b, full two-body decay chain, b jets, real MET.
 * ``diboson``: WW -> mu nu mu nu, WZ -> qq mu mu, ZZ -> mu mu nu nu.
 * ``zprime``: Breit-Wigner (width 3 % of the mass, truncated at +-30 %) -> mu mu.
@@ -15,6 +18,12 @@ A common detector stage adds muon resolution (1 % + 5 % * pT/TeV in quadrature),
 (|eta| < 2.5), reconstruction/ID inefficiency, isolation, HLT_Mu50 efficiency, jet smearing,
 b-tagging, pileup jets, fake electrons and MET resolution. Files are seeded from
 ``(demo.seed, crc32(sample), part)`` so the content is reproducible.
+
+Pseudo-data are the same simulation with data efficiencies that differ from the simulated ones
+by the configured ``scale_factors``: a ``highPtId == 2`` muon keeps its ID with probability
+``muon_id`` SF(|eta|), a jet above the b-tag working point keeps its tag with probability
+``btag`` SF(pT) (see :func:`emulate_data_efficiencies`), so data agree with simulation once the
+analysis weights simulation by the scale factors.
 """
 
 from __future__ import annotations
@@ -48,6 +57,8 @@ B_MASS = 4.8
 SQRT_S = 13000.0
 ZPRIME_RELATIVE_WIDTH = 0.03
 BTAG_WP = 0.2783  # DeepJet medium working point
+DY_MASS_RANGE = (120.0, 6000.0)  # generated m_mumu of the unsliced Drell-Yan sample [GeV]
+DY_ALPHA = 4.5  # dsigma/dm ~ m^-alpha
 
 # genWeight magnitudes (arbitrary, NLO-generator-like) and fraction of negative weights
 GEN_WEIGHT = {"dy": (1345.0, 0.10), "ttbar": (76.2, 0.0), "diboson": (9.5, 0.05), "zprime": (1.0, 0.0)}
@@ -235,8 +246,11 @@ def _no_invisible(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(n), np.zeros(n)
 
 
-def truth_dy(n: int, rng: np.random.Generator) -> Truth:
-    mass = power_law(rng, n, alpha=4.5, low=120.0, high=6000.0)
+def truth_dy(n: int, rng: np.random.Generator,
+             mass_range: tuple[float, float] | None = None) -> Truth:
+    """Drell-Yan with m^-4.5 masses in ``mass_range`` (default :data:`DY_MASS_RANGE`)."""
+    low, high = DY_MASS_RANGE if mass_range is None else _check_mass_range(mass_range)
+    mass = power_law(rng, n, alpha=DY_ALPHA, low=low, high=high)
     system = _system(rng, mass, pt_shape=1.2, pt_scale=12.0, y_sigma=1.3)
     mu_minus, mu_plus = two_body_decay(system, MUON_MASS, MUON_MASS, rng,
                                        cos_theta=cos_theta_1_plus_cos2(rng, n))
@@ -473,9 +487,25 @@ def _gen_weights(rng: np.random.Generator, process: str, n: int) -> np.ndarray:
     return (magnitude * sign).astype(np.float32)
 
 
-def _truth(process: str, n: int, rng: np.random.Generator, mass: float | None) -> Truth:
+def _check_mass_range(mass_range: object) -> tuple[float, float]:
+    try:
+        low, high = (float(edge) for edge in mass_range)  # type: ignore[union-attr]
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"mass_range: expected [low, high] in GeV, got {mass_range!r}") from err
+    if not (0.0 < low < high <= SQRT_S):
+        raise ConfigError(
+            f"mass_range: expected 0 < low < high <= {SQRT_S:g} GeV, got {mass_range!r}"
+        )
+    return low, high
+
+
+def _truth(process: str, n: int, rng: np.random.Generator, mass: float | None,
+           mass_range: tuple[float, float] | None = None) -> Truth:
+    if mass_range is not None and process != "dy":
+        raise ConfigError(f"mass_range: only process dy can be generated in mass slices, "
+                          f"not {process!r}")
     if process == "dy":
-        return truth_dy(n, rng)
+        return truth_dy(n, rng, mass_range)
     if process == "ttbar":
         return truth_ttbar(n, rng)
     if process == "diboson":
@@ -494,14 +524,19 @@ def simulate_process(
     *,
     mass: float | None = None,
     is_data: bool = False,
+    mass_range: tuple[float, float] | None = None,
 ) -> ak.Array:
     """Simulate ``n_events`` of ``process`` into a NanoAOD-like awkward record array.
 
     MC events carry ``genWeight`` and ``Pileup_nTrueInt``; data (``is_data``) do not. Event
-    numbers are 1..n in run 1; :func:`generate_sample_part` renumbers them.
+    numbers are 1..n in run 1; :func:`generate_sample_part` renumbers them. ``mass_range``
+    ``(low, high)`` [GeV] restricts the generated dimuon mass of ``dy`` (the m^-4.5 shape
+    truncated to the range); it is a ConfigError for any other process, and so is a range
+    outside ``0 < low < high <= 13000``. ``is_data`` only drops the generator branches: the
+    data/simulation efficiency differences are applied by :func:`emulate_data_efficiencies`.
     """
     n = int(n_events)
-    truth = _truth(process, n, rng, mass)
+    truth = _truth(process, n, rng, mass, mass_range)
     n_pileup = rng.poisson(30.0, n)
     muons = _reconstruct_muons(rng, _concat(truth.muons, _soft_muons(rng, n, SOFT_MUON_RATE[process])))
     jets_truth = dict(truth.jets, pileup=np.zeros(len(truth.jets["pt"]), dtype=bool))
@@ -668,10 +703,97 @@ def _chunks(total: int) -> Iterator[tuple[int, int]]:
         yield start, min(CHUNK_SIZE, total - start)
 
 
+def _mass_range(analysis: Mapping, name: str) -> tuple[float, float] | None:
+    """``demo.mass_ranges[name]`` as (low, high), or None for an unsliced sample."""
+    ranges = (analysis.get("demo") or {}).get("mass_ranges") or {}
+    if name not in ranges:
+        return None
+    process = _sample(analysis, name).get("process")
+    if process != "dy":
+        raise ConfigError(f"demo.mass_ranges.{name}: only dy samples can be mass-binned, "
+                          f"{name!r} is process {process!r}")
+    try:
+        return _check_mass_range(ranges[name])
+    except ConfigError as err:
+        raise ConfigError(f"demo.mass_ranges.{name}: {err}") from err
+
+
 def _simulate_sample(analysis: Mapping, name: str, n: int, rng: np.random.Generator, *,
                      is_data: bool) -> ak.Array:
     sample = _sample(analysis, name)
-    return simulate_process(sample["process"], n, rng, mass=sample.get("mass"), is_data=is_data)
+    return simulate_process(sample["process"], n, rng, mass=sample.get("mass"), is_data=is_data,
+                            mass_range=_mass_range(analysis, name))
+
+
+# --------------------------------------------------------------------------------------------
+# data efficiencies = simulated efficiencies x scale factors
+# --------------------------------------------------------------------------------------------
+
+_warned_scale_factors: set[str] = set()
+
+
+def _scale_factor_probability(analysis: Mapping, name: str, values: np.ndarray) -> np.ndarray | None:
+    """Per-object probability 1 - SF(value) to lose the ID/tag, or None without the factor.
+
+    Binned like the analysis (values outside the edges take the nearest bin). A factor above 1
+    cannot be emulated by dropping objects: its probability is clipped at 0, with one warning.
+    """
+    factor = (analysis.get("scale_factors") or {}).get(name)
+    if not factor:
+        return None
+    try:
+        edges = np.asarray(factor["edges"], dtype=np.float64)
+        sf = np.asarray(factor["values"], dtype=np.float64)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ConfigError(f"scale_factors.{name}: needs numeric 'edges' and 'values'") from err
+    if edges.ndim != 1 or sf.ndim != 1 or len(edges) != len(sf) + 1 or len(sf) == 0:
+        raise ConfigError(f"scale_factors.{name}: expected len(edges) == len(values) + 1 >= 2")
+    if np.any(sf > 1.0) and name not in _warned_scale_factors:
+        _warned_scale_factors.add(name)
+        log.warning("scale_factors.%s: values above 1 (%s) cannot be emulated in the demo data "
+                    "by dropping objects; the data efficiency there equals the simulated one",
+                    name, ", ".join(f"{v:g}" for v in sf[sf > 1.0]))
+    bins = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(sf) - 1)
+    return np.clip(1.0 - sf[bins], 0.0, 1.0)
+
+
+def _flat(collection: ak.Array, field: str) -> np.ndarray:
+    return ak.to_numpy(ak.flatten(collection[field]))
+
+
+def emulate_data_efficiencies(analysis: Mapping, events: ak.Array,
+                              rng: np.random.Generator) -> ak.Array:
+    """Make simulated events look like data whose efficiencies are SF x the simulated ones.
+
+    * ``scale_factors.muon_id``: a muon with ``highPtId == 2`` gets ``highPtId = 0`` with
+      probability 1 - SF(|eta|);
+    * ``scale_factors.btag``: a jet with ``btagDeepFlavB > selection.parameters.btag_wp``
+      (default 0.2783) gets a score uniform in [0, wp) with probability 1 - SF(pT).
+
+    The factors are always binned in muon |eta| and jet pT (the demo's own variables, whatever
+    ``variable`` says). Without the keys the events are returned unchanged.
+    """
+    muons, jets = events["Muon"], events["Jet"]
+    drop_id = _scale_factor_probability(analysis, "muon_id", np.abs(_flat(muons, "eta")))
+    if drop_id is not None:
+        high_pt_id = _flat(muons, "highPtId").copy()
+        lose = (high_pt_id == 2) & (rng.random(len(high_pt_id)) < drop_id)
+        high_pt_id[lose] = 0
+        muons = ak.with_field(muons, ak.unflatten(high_pt_id, ak.num(muons)), "highPtId")
+        events = ak.with_field(events, muons, "Muon")
+    drop_tag = _scale_factor_probability(analysis, "btag", _flat(jets, "pt").astype(np.float64))
+    if drop_tag is not None:
+        parameters = (analysis.get("selection") or {}).get("parameters") or {}
+        wp = float(parameters.get("btag_wp", BTAG_WP))
+        score = _flat(jets, "btagDeepFlavB").copy()
+        u = rng.random((2, len(score)))
+        lose = (score > wp) & (u[0] < drop_tag)
+        # stored with the NanoAOD precision; the 2^-9 margin keeps the rounded score below wp
+        lowered = round_mantissa(wp * (1.0 - 2.0**-9) * u[1], _PRECISION["btagDeepFlavB"])
+        score[lose] = lowered[lose]
+        jets = ak.with_field(jets, ak.unflatten(score, ak.num(jets)), "btagDeepFlavB")
+        events = ak.with_field(events, jets, "Jet")
+    return events
 
 
 def _mc_chunks(analysis: Mapping, sample: str, part: int) -> Iterator[ak.Array]:
@@ -732,6 +854,10 @@ def _data_chunks(analysis: Mapping, sample: str, part: int) -> Iterator[ak.Array
         ordered = ak.concatenate(pieces)  # grouped by label; put back in shuffled order
         position = np.argsort(chunk_labels, kind="stable")
         events = ordered[np.argsort(position)]
+        # own stream: the simulation above does not depend on whether scale factors are set
+        sf_rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+            [demo["seed"], zlib.crc32(sample.encode("utf-8")), part, k + 1, 1])))
+        events = emulate_data_efficiencies(analysis, events, sf_rng)
         for field, values in _data_event_ids(np.arange(start, start + size), part).items():
             events[field] = values
         yield events
