@@ -1,0 +1,70 @@
+"""The ``snakehep hypotest`` / ``snakehep limit`` commands on top of snakehep.inference."""
+
+from __future__ import annotations
+
+import json
+
+import pyhf
+import pytest
+
+from snakehep import cli
+
+
+@pytest.fixture
+def workspace_file(tmp_path):
+    model = pyhf.simplemodels.uncorrelated_background(signal=[12.0, 11.0], bkg=[50.0, 52.0], bkg_uncertainty=[3.0, 7.0])
+    spec = {
+        "channels": model.spec["channels"],
+        "observations": [{"name": "singlechannel", "data": [51.0, 48.0]}],
+        "measurements": [{"name": "meas", "config": {"poi": "mu", "parameters": []}}],
+        "version": "1.0.0",
+    }
+    path = tmp_path / "ws.json"
+    path.write_text(json.dumps(spec))
+    return path, spec
+
+
+def test_hypotest_prints_json(workspace_file, capsys):
+    path, _ = workspace_file
+    assert cli.main(["hypotest", str(path), "--mu", "1.0"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["mu"] == 1.0
+    assert result["cls_obs"] == pytest.approx(0.05251497, rel=1e-4)
+    assert len(result["cls_exp"]) == 5
+
+
+def test_limit_writes_output_file(workspace_file, tmp_path, capsys):
+    path, _ = workspace_file
+    out = tmp_path / "limit.json"
+    assert cli.main(["limit", str(path), "--cl", "0.95", "-o", str(out)]) == 0
+    assert capsys.readouterr().out == ""
+    result = json.loads(out.read_text())
+    assert result["poi"] == "mu"
+    assert result["obs"] == pytest.approx(1.0115694, rel=1e-4)  # pyhf docs: 1.01156939
+    assert len(result["exp"]) == 5 and result["exp"] == sorted(result["exp"])
+
+
+def test_invalid_workspace_exits_with_message(workspace_file, tmp_path, capsys):
+    _, spec = workspace_file
+    spec["channels"][0]["samples"][0]["data"] = "not a list"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(spec))
+    assert cli.main(["hypotest", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("snakehep hypotest: error: ")
+    assert str(bad) in err and "invalid pyhf workspace" in err
+
+
+def test_missing_poi_exits_with_message(workspace_file, tmp_path, capsys):
+    _, spec = workspace_file
+    del spec["measurements"][0]["config"]["poi"]
+    bad = tmp_path / "nopoi.json"
+    bad.write_text(json.dumps(spec))
+    assert cli.main(["limit", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "snakehep limit: error:" in err and "no parameter of interest" in err
+
+
+def test_missing_file_exits_with_message(tmp_path, capsys):
+    assert cli.main(["limit", str(tmp_path / "nope.json")]) == 2
+    assert "no such file" in capsys.readouterr().err

@@ -1,0 +1,611 @@
+"""Statistical inference on pyhf workspaces: fits, asymptotic CLs hypotests, upper limits,
+pulls, post-fit yields and nuisance-parameter ranking.
+
+The statistics follow pyhf (0.7) exactly, but run on the compiled likelihood of
+:mod:`snakehep.likelihood` with analytic gradients:
+
+* test statistic q~mu (pyhf ``test_stat="qtilde"``, ``calctype="asymptotics"``): the free and
+  the POI-fixed maximum-likelihood fits, ``q = clip(2 (nll_cond - nll_free), 0)`` and ``q = 0``
+  when the fitted POI exceeds the tested value;
+* the Asimov data set is ``expected_data`` (main and auxiliary) of the POI=0 conditional fit to
+  the observed data; ``sqrt(q_A)`` gives the distributions; ``CLs = CLsb / CLb``;
+* the expected band is ordered like pyhf's ``return_expected_set=True``: [-2, -1, 0, +1, +2]
+  sigma, i.e. test statistic values n = [2, 1, 0, -1, -2].
+
+Upper limits are roots of ``CLs(mu) - (1 - cl)``, one root for the observed and one for each
+of the five expected values, found with scipy's TOMS 748 to a relative tolerance of
+``LIMIT_RTOL``.  Because the expected CLs at any mu depends on mu only through ``q_A(mu)``,
+the expected roots are those of ``sqrt(q_A(mu)) = s_n`` with a closed-form ``s_n``; every
+conditional fit is warm-started from the nearest POI value fitted before.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from bisect import bisect_left
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize, toms748
+from scipy.stats import norm
+
+from snakehep.errors import InferenceError
+from snakehep.likelihood import compile_model
+
+log = logging.getLogger(__name__)
+
+
+def _pyhf_errors() -> tuple[type[BaseException], ...]:
+    import pyhf.exceptions
+
+    found = [v for v in vars(pyhf.exceptions).values() if isinstance(v, type) and issubclass(v, Exception)]
+    return (*found, KeyError, TypeError, ValueError, IndexError)
+
+LIMIT_RTOL = 1e-6
+"""Relative tolerance on every upper limit (observed and each expected)."""
+
+EXPECTED_NSIGMA = (2.0, 1.0, 0.0, -1.0, -2.0)
+"""Test-statistic values of the expected band, giving pyhf's [-2, -1, 0, +1, +2] sigma order."""
+
+GRADIENT_TOLERANCE = 1e-4
+"""A fit has converged when its projected gradient, in units of the parameters' prefit
+standard deviations, is below this."""
+
+ASIMOV_FIT_POI = 1.0
+"""POI value of the Asimov data used by ``fit_workspace(asimov=True)``."""
+
+
+# --------------------------------------------------------------------------- loading
+@dataclass
+class _Loaded:
+    model: Any
+    data: np.ndarray
+    likelihood: Any
+    channel_samples: dict[str, list[str]]
+
+
+def _load(spec: dict, source: str, modifier_settings: dict | None = None) -> _Loaded:
+    """Validate ``spec`` as a pyhf workspace and build the model, data and likelihood."""
+    import pyhf
+
+    if not isinstance(spec, dict):
+        raise InferenceError(f"{source}: a workspace must be a JSON object, not {type(spec).__name__}")
+    measurements = spec.get("measurements")
+    if isinstance(measurements, list) and measurements and isinstance(measurements[0], dict):
+        first = measurements[0]
+        config = first.get("config")
+        if isinstance(config, dict) and not config.get("poi"):
+            raise InferenceError(
+                f"{source}: measurement {first.get('name', '?')!r} has no parameter of interest "
+                "(measurements[0].config.poi is missing or empty)"
+            )
+    try:
+        workspace = pyhf.Workspace(spec)
+    except pyhf.exceptions.InvalidSpecification as err:
+        reason = str(err).split("\n", 1)[0]
+        where = f" at {err.path}" if err.path else ""
+        raise InferenceError(f"{source}: invalid pyhf workspace{where}: {reason}") from err
+    except _pyhf_errors() as err:
+        raise InferenceError(f"{source}: invalid pyhf workspace: {err}") from err
+    try:
+        model = workspace.model(modifier_settings=modifier_settings) if modifier_settings else workspace.model()
+        data = np.asarray(workspace.data(model), dtype=float)
+    except _pyhf_errors() as err:
+        raise InferenceError(f"{source}: cannot build the model: {err}") from err
+    if model.config.poi_index is None:
+        raise InferenceError(f"{source}: the workspace has no parameter of interest")
+    channel_samples = {
+        channel["name"]: [sample["name"] for sample in channel["samples"]]
+        for channel in model.spec["channels"]
+    }
+    likelihood = compile_model(model)
+    if likelihood.fixed[likelihood.poi_index]:
+        raise InferenceError(f"{source}: the parameter of interest {model.config.poi_name!r} is fixed")
+    return _Loaded(model, data, likelihood, channel_samples)
+
+
+# --------------------------------------------------------------------------- fitting
+@dataclass
+class FitResult:
+    pars: np.ndarray
+    nll: float
+    converged: bool
+    message: str
+
+
+class _Fitter:
+    """Bounded minimisation of the NLL (L-BFGS-B, analytic gradient, rescaled parameters)."""
+
+    def __init__(self, likelihood: Any, data: np.ndarray, source: str) -> None:
+        self.lk = likelihood
+        self.source = source
+        self.scale = self._scales(data)
+
+    def _scales(self, data: np.ndarray) -> np.ndarray:
+        """1/sqrt(Fisher information) of each parameter at the initial point, so that L-BFGS-B
+        works in units of roughly one standard deviation.  First derivatives only, so kinks of
+        piecewise interpolations (histosys code0) do not spoil it."""
+        lk = self.lk
+        x0 = lk.init.copy()
+        nu0 = lk.expected_data(x0, include_auxdata=False)
+        info = np.zeros(x0.size)
+        for i in range(x0.size):
+            step = 1e-5 * max(1.0, abs(x0[i]))
+            if x0[i] + step > lk.bounds[i, 1]:
+                step = -step
+            x = x0.copy()
+            x[i] += step
+            dnu = (lk.expected_data(x, include_auxdata=False) - nu0) / step
+            with np.errstate(divide="ignore", invalid="ignore"):
+                info[i] = np.sum(np.where(nu0 > 0, dnu * dnu / nu0, 0.0))
+        width = lk.prefit_width()
+        constrained = np.isfinite(width)
+        info[constrained] += 1.0 / width[constrained] ** 2
+        scale = np.ones(x0.size)
+        good = np.isfinite(info) & (info > 0)
+        scale[good] = 1.0 / np.sqrt(info[good])
+        return np.clip(scale, 1e-6, 1e6)
+
+    def fit(
+        self,
+        data: np.ndarray,
+        *,
+        fixed: dict[int, float] | None = None,
+        start: np.ndarray | None = None,
+    ) -> FitResult:
+        lk = self.lk
+        pars = (lk.init if start is None else start).astype(float).copy()
+        is_fixed = lk.fixed.copy()
+        for index, value in (fixed or {}).items():
+            pars[index] = value
+            is_fixed[index] = True
+        free = np.flatnonzero(~is_fixed)
+        lo, hi = lk.bounds[free, 0], lk.bounds[free, 1]
+        pars[free] = np.clip(pars[free], lo, hi)
+        scale = self.scale[free]
+        origin = pars[free].copy()
+        offset = lk.nll(pars, data)
+        if not np.isfinite(offset):
+            offset = 0.0
+
+        def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+            trial = pars.copy()
+            trial[free] = origin + scale * x
+            value, grad = lk.nll_and_grad(trial, data)
+            if not np.isfinite(value):
+                return 1e300, np.zeros_like(x)
+            return value - offset, grad[free] * scale
+
+        if free.size == 0:
+            value = lk.nll(pars, data)
+            return FitResult(pars, value, bool(np.isfinite(value)), "no free parameters")
+        bounds = list(zip((lo - origin) / scale, (hi - origin) / scale))
+        x = np.zeros(free.size)
+        for attempt in range(3):  # restart (fresh L-BFGS memory) if stopped short of a minimum
+            result = minimize(
+                objective,
+                x,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"maxiter": 20000, "maxfun": 40000, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20},
+            )
+            x = result.x
+            best = pars.copy()
+            best[free] = np.clip(origin + scale * x, lo, hi)
+            value, grad = lk.nll_and_grad(best, data)
+            # projected gradient in scaled units: ~ distance to the minimum in standard deviations
+            g = grad[free] * scale
+            at_lo = (best[free] <= lo) & (g > 0)
+            at_hi = (best[free] >= hi) & (g < 0)
+            projected = float(np.max(np.abs(np.where(at_lo | at_hi, 0.0, g))))
+            converged = bool(np.isfinite(value)) and projected < GRADIENT_TOLERANCE
+            if converged or not np.isfinite(value):
+                break
+            log.debug("fit restarted (%s, max projected gradient %.3g)", result.message, projected)
+        message = str(result.message)
+        if not converged:
+            log.debug("fit not converged: %s (max projected gradient %.3g)", message, projected)
+        return FitResult(best, float(value), converged, message)
+
+    def checked_fit(self, data: np.ndarray, *, what: str, **kwargs: Any) -> FitResult:
+        result = self.fit(data, **kwargs)
+        if not np.isfinite(result.nll):
+            raise InferenceError(f"{self.source}: {what}: the negative log-likelihood is not finite")
+        if not result.converged:
+            raise InferenceError(f"{self.source}: {what} did not converge ({result.message})")
+        return result
+
+
+# ------------------------------------------------------------------- asymptotic CLs
+class _Asymptotics:
+    """The fits of pyhf's AsymptoticCalculator (q~mu), cached per tested POI value."""
+
+    def __init__(
+        self, loaded: _Loaded, source: str, test_stat: str = "qtilde", *, warm_start: bool = True
+    ) -> None:
+        if test_stat not in ("qtilde", "q"):
+            raise InferenceError(f"{source}: unknown test statistic {test_stat!r} (use 'qtilde' or 'q')")
+        self.test_stat = test_stat
+        self.warm_start = warm_start
+        self.lk = loaded.likelihood
+        self.poi = self.lk.poi_index
+        self.source = source
+        self.data = loaded.data
+        self.fitter = _Fitter(self.lk, self.data, source)
+        self.free = self.fitter.checked_fit(self.data, what="the free fit to data")
+        asimov_fit = self.fitter.checked_fit(
+            self.data,
+            what="the POI=0 fit for the Asimov data",
+            fixed={self.poi: 0.0},
+            start=self.free.pars if warm_start else None,
+        )
+        self.asimov = self.lk.expected_data(asimov_fit.pars, include_auxdata=True)
+        self.free_asimov = self.fitter.checked_fit(
+            self.asimov, what="the free fit to Asimov data", start=asimov_fit.pars if warm_start else None
+        )
+        self._cond: dict[str, dict[float, FitResult]] = {"data": {}, "asimov": {}}
+        self.n_fits = 3
+        lo, hi = self.lk.bounds[self.poi]
+        if lo != 0.0:
+            log.warning("POI lower bound is %g, not 0: q~mu then equals pyhf's qmu_tilde only in name", lo)
+
+    def _conditional(self, which: str, mu: float) -> FitResult:
+        cache = self._cond[which]
+        if mu in cache:
+            return cache[mu]
+        data = self.data if which == "data" else self.asimov
+        if not self.warm_start:
+            start = None  # pyhf's convention: every fit starts at the suggested initial values
+        elif cache:
+            keys = sorted(cache)
+            i = bisect_left(keys, mu)
+            near = [keys[j] for j in (i - 1, i) if 0 <= j < len(keys)]
+            start = cache[min(near, key=lambda k: abs(k - mu))].pars
+        else:
+            start = (self.free if which == "data" else self.free_asimov).pars
+        result = self.fitter.checked_fit(
+            data, what=f"the fit to {which} with {self.lk.poi_name}={mu:g}", fixed={self.poi: mu}, start=start
+        )
+        self.n_fits += 1
+        cache[mu] = result
+        return result
+
+    def qmu(self, which: str, mu: float) -> float:
+        free = self.free if which == "data" else self.free_asimov
+        if free.pars[self.poi] > mu:
+            return 0.0
+        cond = self._conditional(which, mu)
+        return max(2.0 * (cond.nll - free.nll), 0.0)
+
+    def sqrt_qmu_asimov(self, mu: float) -> float:
+        return math.sqrt(self.qmu("asimov", mu))
+
+    def cls_observed(self, mu: float) -> tuple[float, float, float]:
+        """(CLs, CLsb, CLb) for the observed data."""
+        sqrtq = math.sqrt(self.qmu("data", mu))
+        sqrtqa = self.sqrt_qmu_asimov(mu)
+        if self.test_stat == "q" or sqrtq <= sqrtqa:
+            teststat = sqrtq - sqrtqa
+        else:
+            teststat = (sqrtq**2 - sqrtqa**2) / (2.0 * sqrtqa)
+        clsb = float(norm.cdf(-(teststat + sqrtqa)))
+        clb = float(norm.cdf(-teststat))
+        return clsb / clb, clsb, clb
+
+    def cls_expected(self, mu: float) -> list[float]:
+        sqrtqa = self.sqrt_qmu_asimov(mu)
+        return [float(norm.cdf(-(n + sqrtqa)) / norm.cdf(-n)) for n in EXPECTED_NSIGMA]
+
+
+def _expected_target(level: float, nsigma: float) -> float:
+    """The sqrt(q_A) at which the expected CLs for band ``nsigma`` equals ``level``."""
+    return -nsigma - float(norm.ppf(level * norm.cdf(-nsigma)))
+
+
+def _find_root(
+    func: Callable[[float], float], guess: float, *, increasing: bool, upper: float, what: str, source: str
+) -> float:
+    """Root of a monotonic ``func`` on mu > 0: secant steps until bracketed, then TOMS 748."""
+    points: dict[float, float] = {}
+
+    def evaluate(x: float) -> float:
+        if x not in points:
+            points[x] = func(x)
+        return points[x]
+
+    def bracket() -> tuple[float, float] | None:
+        xs = sorted(points)
+        for a, b in zip(xs, xs[1:]):
+            fa, fb = points[a], points[b]
+            if fa == 0.0:
+                return a, a
+            if (fa < 0.0) != (fb < 0.0):
+                return a, b
+        return None
+
+    x = max(guess, 1e-9)
+    evaluate(x)
+    evaluate(x * 1.02)
+    for _ in range(100):
+        found = bracket()
+        if found is not None:
+            break
+        xs = sorted(points)
+        # the two points closest to the root along the monotonic direction
+        below = (points[xs[-1]] < 0.0) == increasing
+        a, b = (xs[-2], xs[-1]) if below else (xs[0], xs[1])
+        fa, fb = points[a], points[b]
+        edge = b if below else a
+        if fb != fa:
+            step = -fb * (b - a) / (fb - fa) if below else -fa * (b - a) / (fb - fa)
+            target = edge + 1.05 * step
+        else:
+            target = edge * (2.0 if below else 0.5)
+        target = min(max(target, edge * 0.5), edge * 2.0)  # never more than a factor 2 per step
+        if target <= 1e-12 or target > 1e3 * max(upper, 1.0):
+            raise InferenceError(f"{source}: cannot bracket the {what} upper limit (reached mu={target:g})")
+        evaluate(target)
+    else:
+        raise InferenceError(f"{source}: cannot bracket the {what} upper limit")
+    a, b = found
+    if a == b:
+        return a
+    root = toms748(evaluate, a, b, k=2, xtol=1e-14, rtol=LIMIT_RTOL)
+    return float(root)
+
+
+# --------------------------------------------------------------------------- public API
+def hypotest_workspace(
+    spec: dict,
+    *,
+    mu: float,
+    source: str = "<workspace>",
+    test_stat: str = "qtilde",
+    modifier_settings: dict | None = None,
+) -> dict:
+    """Asymptotic CLs at POI value ``mu``: observed and the expected band.
+
+    ``test_stat`` is pyhf's ``"qtilde"`` (default) or ``"q"``; ``modifier_settings`` is passed
+    to ``pyhf.Workspace.model`` (e.g. ROOT's interpolation codes, ``{"normsys": {"interpcode":
+    "code1"}, "histosys": {"interpcode": "code0"}}``); the defaults are pyhf's.
+    """
+    loaded = _load(spec, source, modifier_settings)
+    if not (mu > 0.0 and math.isfinite(mu)):
+        raise InferenceError(f"{source}: the tested POI value must be positive and finite, not {mu}")
+    engine = _Asymptotics(loaded, source, test_stat, warm_start=False)
+    cls_obs, _, _ = engine.cls_observed(float(mu))
+    result = {"mu": float(mu), "cls_obs": cls_obs, "cls_exp": engine.cls_expected(float(mu))}
+    log.info("%s: CLs(%s=%g) = %.6g observed, %.6g expected", source, loaded.likelihood.poi_name, mu,
+             cls_obs, result["cls_exp"][2])
+    return result
+
+
+def upper_limit_workspace(spec: dict, *, cl: float = 0.95, source: str = "<workspace>") -> dict:
+    """CLs upper limit on the POI at confidence level ``cl``: observed and expected band."""
+    if not 0.0 < cl < 1.0:
+        raise InferenceError(f"{source}: the confidence level must be in (0, 1), not {cl}")
+    loaded = _load(spec, source)
+    lk = loaded.likelihood
+    engine = _Asymptotics(loaded, source)
+    level = 1.0 - cl
+    upper = float(lk.bounds[lk.poi_index, 1])
+
+    # sigma of the POI from the Asimov data: sqrt(q_A(mu)) ~ mu / sigma
+    mu_ref = float(lk.init[lk.poi_index]) if lk.init[lk.poi_index] > 0 else 1.0
+    sigma = 1.0
+    for _ in range(3):
+        sqrtqa = engine.sqrt_qmu_asimov(mu_ref)
+        sigma = mu_ref / sqrtqa if sqrtqa > 0 else mu_ref * 10.0
+        if 0.5 < sqrtqa < 5.0:
+            break
+        mu_ref = 1.64 * sigma
+
+    expected = []
+    for nsigma in EXPECTED_NSIGMA:
+        target = _expected_target(level, nsigma)
+        expected.append(
+            _find_root(
+                lambda m, t=target: engine.sqrt_qmu_asimov(m) - t,
+                sigma * target,
+                increasing=True,
+                upper=upper,
+                what=f"expected ({-nsigma:+g} sigma)",
+                source=source,
+            )
+        )
+
+    # observed: a first guess from the Gaussian approximation with the fitted POI
+    muhat = float(engine.free.pars[lk.poi_index])
+
+    def approx(m: float) -> float:
+        return float(norm.cdf(-(m - muhat) / sigma) / norm.cdf(muhat / sigma)) - level
+
+    try:
+        guess = toms748(approx, 1e-6 * sigma, max(muhat, 0.0) + 20.0 * sigma, rtol=1e-3)
+    except ValueError:
+        guess = expected[2]
+    observed = _find_root(
+        lambda m: engine.cls_observed(m)[0] - level,
+        float(guess),
+        increasing=False,
+        upper=upper,
+        what="observed",
+        source=source,
+    )
+    if max([observed, *expected]) > upper:
+        log.warning("%s: an upper limit exceeds the POI's upper bound %g", source, upper)
+    log.info("%s: %g%% CL upper limit on %s: %.6g observed, %.6g expected (%d fits)", source, 100 * cl,
+             lk.poi_name, observed, expected[2], engine.n_fits)
+    return {"poi": lk.poi_name, "obs": observed, "exp": expected}
+
+
+def _hessian(lk: Any, pars: np.ndarray, data: np.ndarray, free: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Hessian of the NLL in the free parameters: central differences of the analytic gradient."""
+    n = free.size
+    hess = np.empty((n, n))
+    for column, index in enumerate(free):
+        step = 1e-4 * scale[index]
+        up, down = pars.copy(), pars.copy()
+        up[index] += step
+        down[index] -= step
+        _, g_up = lk.nll_and_grad(up, data)
+        _, g_down = lk.nll_and_grad(down, data)
+        if np.all(np.isfinite(g_down)):
+            hess[:, column] = (g_up[free] - g_down[free]) / (2 * step)
+        else:
+            _, g0 = lk.nll_and_grad(pars, data)
+            hess[:, column] = (g_up[free] - g0[free]) / step
+    return 0.5 * (hess + hess.T)
+
+
+def _yields(loaded: _Loaded, pars: np.ndarray, data: np.ndarray) -> dict[str, dict[str, list[float]]]:
+    lk = loaded.likelihood
+    by_sample = lk.sample_yields(pars)
+    result: dict[str, dict[str, list[float]]] = {}
+    for channel, samples in loaded.channel_samples.items():
+        window = lk.channel_slices[channel]
+        entry = {name: by_sample[lk.samples.index(name), window].tolist() for name in samples}
+        entry["total"] = by_sample[:, window].sum(axis=0).tolist()
+        entry["data"] = data[window].tolist()
+        result[channel] = entry
+    return result
+
+
+@dataclass
+class _FitSummary:
+    loaded: _Loaded
+    fitter: _Fitter
+    data: np.ndarray
+    best: FitResult
+    free: np.ndarray
+    covariance: np.ndarray  # over all parameters, zero rows/columns for fixed ones
+    errors: np.ndarray
+
+
+def _fit_with_errors(loaded: _Loaded, *, asimov: bool, source: str) -> _FitSummary:
+    lk = loaded.likelihood
+    if asimov:
+        asimov_pars = lk.init.copy()
+        asimov_pars[lk.poi_index] = ASIMOV_FIT_POI
+        data = lk.expected_data(asimov_pars, include_auxdata=True)
+    else:
+        data = loaded.data
+    fitter = _Fitter(lk, data, source)
+    best = fitter.checked_fit(data, what="the maximum-likelihood fit")
+    free = np.flatnonzero(~lk.fixed)
+    hess = _hessian(lk, best.pars, data, free, fitter.scale)
+    try:
+        cov_free = np.linalg.inv(hess)
+    except np.linalg.LinAlgError as err:
+        raise InferenceError(f"{source}: the Hessian of the fit is singular") from err
+    covariance = np.zeros((lk.init.size, lk.init.size))
+    covariance[np.ix_(free, free)] = cov_free
+    diag = np.diag(covariance)
+    if np.any(diag[free] <= 0) or not np.all(np.isfinite(diag)):
+        log.warning("%s: the fit covariance is not positive definite; errors may be unreliable", source)
+    errors = np.sqrt(np.clip(diag, 0.0, None))
+    return _FitSummary(loaded, fitter, data, best, free, covariance, errors)
+
+
+def fit_workspace(spec: dict, *, asimov: bool = False, source: str = "<workspace>") -> dict:
+    """Unconditional maximum-likelihood fit with uncertainties, correlations and yields.
+
+    With ``asimov=True`` the fit is to the pre-fit Asimov data set at POI = ``ASIMOV_FIT_POI``
+    (1.0) and all other parameters at their initial values (auxiliary data included): a
+    data-blind "expected sensitivity" fit.  Errors come from the inverse Hessian of the NLL.
+    """
+    loaded = _load(spec, source)
+    lk = loaded.likelihood
+    summary = _fit_with_errors(loaded, asimov=asimov, source=source)
+    best, covariance, errors = summary.best, summary.covariance, summary.errors
+    width = lk.prefit_width()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        correlation = covariance / np.outer(errors, errors)
+    correlation[~np.isfinite(correlation)] = 0.0
+    np.fill_diagonal(correlation, 1.0)
+    parameters = []
+    for i, name in enumerate(lk.par_names):
+        constrained = bool(lk.constrained[i])
+        parameters.append({
+            "name": name,
+            "value": float(best.pars[i]),
+            "error": float(errors[i]),
+            "prefit_value": float(lk.init[i]),
+            "prefit_error": float(width[i]) if constrained else None,
+            "constrained": constrained,
+        })
+
+    prefit = _yields(loaded, lk.init, summary.data)
+    postfit = _yields(loaded, best.pars, summary.data)
+    # post-fit uncertainty of the total yield per bin: J C J^T with a numerical Jacobian
+    free = summary.free
+    jac = np.empty((lk.n_main, free.size))
+    for column, index in enumerate(free):
+        step = 1e-5 * summary.fitter.scale[index]
+        up, down = best.pars.copy(), best.pars.copy()
+        up[index] += step
+        down[index] -= step
+        jac[:, column] = (lk.sample_yields(up).sum(axis=0) - lk.sample_yields(down).sum(axis=0)) / (2 * step)
+    variance = np.einsum("bi,ij,bj->b", jac, covariance[np.ix_(free, free)], jac)
+    sigma_total = np.sqrt(np.clip(variance, 0.0, None))
+    for channel in postfit:
+        postfit[channel]["total_uncertainty"] = sigma_total[lk.channel_slices[channel]].tolist()
+    log.info("%s: fit %s: %s = %.4g +- %.4g", source, "to Asimov data" if asimov else "to data",
+             lk.poi_name, best.pars[lk.poi_index], errors[lk.poi_index])
+    return {
+        "poi": lk.poi_name,
+        "twice_nll": 2.0 * best.nll,
+        "converged": best.converged,
+        "asimov": asimov,
+        "parameters": parameters,
+        "correlation": correlation.tolist(),
+        "yields": {"prefit": prefit, "postfit": postfit},
+    }
+
+
+def rank_nuisance_parameters(spec: dict, *, source: str = "<workspace>") -> list[dict]:
+    """Impact of each free constrained nuisance parameter on the POI.
+
+    The parameter is fixed at its best-fit value shifted by +-its post-fit error ("postfit"
+    impacts) and by +-its pre-fit width ("prefit" impacts, the usual ATLAS/cabinetry
+    convention), the rest is refitted, and the impact is the change of the fitted POI.
+    ``pull = (value - prefit_value) / prefit_error``, ``pull_error = error / prefit_error``.
+    Sorted by the larger absolute post-fit impact, descending.
+    """
+    loaded = _load(spec, source)
+    lk = loaded.likelihood
+    summary = _fit_with_errors(loaded, asimov=False, source=source)
+    best, errors = summary.best, summary.errors
+    poi = lk.poi_index
+    mu_hat = float(best.pars[poi])
+    width = lk.prefit_width()
+    ranking = []
+    for i, name in enumerate(lk.par_names):
+        if not lk.constrained[i] or lk.fixed[i]:
+            continue
+        lo, hi = lk.bounds[i]
+        impacts = {}
+        for label, shift in (
+            ("postfit_up", errors[i]), ("postfit_down", -errors[i]),
+            ("prefit_up", width[i]), ("prefit_down", -width[i]),
+        ):
+            value = float(np.clip(best.pars[i] + shift, lo, hi))
+            fit = summary.fitter.checked_fit(
+                summary.data, what=f"the fit with {name} fixed at {value:g}", fixed={i: value}, start=best.pars
+            )
+            impacts[label] = float(fit.pars[poi]) - mu_hat
+        ranking.append({
+            "name": name,
+            "pull": float((best.pars[i] - lk.init[i]) / width[i]),
+            "pull_error": float(errors[i] / width[i]),
+            "impact_prefit_up": impacts["prefit_up"],
+            "impact_prefit_down": impacts["prefit_down"],
+            "impact_postfit_up": impacts["postfit_up"],
+            "impact_postfit_down": impacts["postfit_down"],
+        })
+    ranking.sort(key=lambda r: -max(abs(r["impact_postfit_up"]), abs(r["impact_postfit_down"])))
+    return ranking
