@@ -10,9 +10,9 @@ include: "workflow/rules/plots.smk"
 
 
 rule all:
+    default_target: True
     input:
         "results/histograms/merged.root",
         "results/cutflows/cutflow.csv",
         "results/cutflows/cutflow.md",
         distribution_plots(),
-    default_target: True

@@ -4,9 +4,9 @@ rule demo_sample:
         "resources/demo/{sample}/part{part}.root",
     log:
         "logs/demo_sample/{sample}/part{part}.log",
-    params:
-        settings=config_section("luminosity", "demo", "samples", "processes"),
     conda:
         "../../envs/demo.yaml"
+    params:
+        settings=config_section("luminosity", "demo", "samples", "processes"),
     script:
         "../scripts/demo_sample.py"

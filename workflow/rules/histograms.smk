@@ -8,11 +8,11 @@ rule merge_sample:
         cutflow="results/cutflows/{sample}.json",
     log:
         "logs/merge_sample/{sample}.log",
+    conda:
+        "../../envs/select.yaml"
     params:
         settings=config_section("luminosity"),
         sample=lambda wildcards: config["samples"][wildcards.sample],
-    conda:
-        "../../envs/select.yaml"
     script:
         "../scripts/merge_sample.py"
 
@@ -25,9 +25,9 @@ rule merge_samples:
         "results/histograms/merged.root",
     log:
         "logs/merge_samples.log",
-    params:
-        samples=list(SAMPLES),
     conda:
         "../../envs/select.yaml"
+    params:
+        samples=list(SAMPLES),
     script:
         "../scripts/merge_samples.py"

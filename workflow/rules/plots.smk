@@ -29,9 +29,9 @@ rule plot_distributions:
         ),
     log:
         "logs/plot_distributions.log",
-    params:
-        settings=config_section("processes", "histograms", "plots", "luminosity"),
     conda:
         "../../envs/plots.yaml"
+    params:
+        settings=config_section("processes", "histograms", "plots", "luminosity"),
     script:
         "../scripts/plot_distributions.py"

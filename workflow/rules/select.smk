@@ -7,10 +7,12 @@ rule select:
         summary="results/partial/{sample}/part{part}.json",
     log:
         "logs/select/{sample}/part{part}.log",
-    params:
-        settings=config_section("selection", "histograms", "scale_factors", "variations"),
-        sample=lambda wildcards: config["samples"][wildcards.sample],
     conda:
         "../../envs/select.yaml"
+    params:
+        settings=config_section(
+            "selection", "histograms", "scale_factors", "variations"
+        ),
+        sample=lambda wildcards: config["samples"][wildcards.sample],
     script:
         "../scripts/select.py"

@@ -1,0 +1,152 @@
+"""Run the whole demo workflow on a tiny data set and check that its outputs agree with each other."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from snakehep.histograms import read_store
+from snakehep.samples import load_samples
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = {"luminosity": 1000.0, "demo": {"events_per_file": 1500, "seed": 7}}
+
+pytestmark = pytest.mark.integration
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "snakemake", "--profile", "profiles/local", "--cores", "2",
+               "--configfile", "tiny.yaml", *args]
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory):
+    """A copy of the template, run once end to end with a tiny demo configuration."""
+    workdir = tmp_path_factory.mktemp("analysis")
+    for name in ("Snakefile", "workflow", "config", "profiles", "envs"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, workdir / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, workdir / name)
+    (workdir / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    snakemake(workdir)
+    config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
+    config["luminosity"] = TINY["luminosity"]
+    return workdir, config
+
+
+def test_per_sample_histograms_add_up_to_the_merged_file(workflow_run):
+    workdir, config = workflow_run
+    samples = load_samples(config)
+    merged = read_store(workdir / "results/histograms/merged.root")
+    per_sample = {name: read_store(workdir / f"results/histograms/{name}.root") for name in samples}
+    groups = {sample.group for sample in samples.values()}
+    assert {key[0] for key in merged} == groups
+    assert len(groups) < len(samples)  # the Drell-Yan slices really are summed
+    for key, bins in merged.items():
+        group, rest = key[0], key[1:]
+        members = [per_sample[n][rest] for n, s in samples.items() if s.group == group and rest in per_sample[n]]
+        expected = [math.fsum(column) for column in np.stack([m.values for m in members]).T]
+        assert np.array_equal(bins.values, expected), key
+        assert bins.entries == sum(m.entries for m in members), key
+
+
+def test_cutflow_matches_histogram_entries_and_yields(workflow_run):
+    workdir, config = workflow_run
+    for name in config["samples"]:
+        cutflow = json.loads((workdir / f"results/cutflows/{name}.json").read_text())
+        assert cutflow["sample"] == name
+        steps = {step["name"]: step for step in cutflow["cuts"]}
+        assert [s["name"] for s in cutflow["cuts"]] == [
+            "all", "trigger", "two_muons", "opposite_charge", "mass", "SR", "CR_ttbar"]
+        histograms = read_store(workdir / f"results/histograms/{name}.root")
+        last_cut = steps["mass"]
+        assert steps["SR"]["raw"] + steps["CR_ttbar"]["raw"] == last_cut["raw"]
+        for region in ("SR", "CR_ttbar"):
+            mll = histograms[(region, "mll", "nominal")]
+            assert mll.entries == steps[region]["raw"], (name, region)
+            assert mll.values.sum() == pytest.approx(steps[region]["weighted"], rel=1e-9, abs=1e-12)
+        raw = [s["raw"] for s in cutflow["cuts"][:5]]
+        assert raw == sorted(raw, reverse=True)  # cuts only remove events
+    data = json.loads((workdir / "results/cutflows/data.json").read_text())
+    assert data["cuts"][-2]["raw"] > 100  # the check above is not vacuous
+
+
+def test_simulation_is_normalised_to_luminosity(workflow_run):
+    workdir, config = workflow_run
+    for name in ("ttbar", "zprime_1000"):
+        cutflow = json.loads((workdir / f"results/cutflows/{name}.json").read_text())
+        expected = config["samples"][name]["xsec"] * config["luminosity"]
+        # "all" is every generated event, so its weight is sigma x L times the average product
+        # of the muon and b-tag scale factors, which all lie between 0.90 and 1.0 here
+        assert 0.90 * expected < cutflow["cuts"][0]["weighted"] <= expected
+
+
+def test_plots_tables_and_report(workflow_run):
+    workdir, config = workflow_run
+    for region in ("SR", "CR_ttbar"):
+        for observable in config["histograms"]:
+            png = workdir / f"results/plots/{region}_{observable}.png"
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = (workdir / "results/cutflows/cutflow.md").read_text()
+    assert "CR_ttbar" in table and "dy_m120to400" in table
+    snakemake(workdir, "--report", "report.html")
+    report = (workdir / "report.html").read_text()
+    assert "SR_mll.png" in report and "cutflow.csv" in report
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a snakemake (dry) run."""
+    counts, in_table = {}, False
+    for line in output.splitlines():
+        fields = line.split()
+        if fields[:2] == ["job", "count"]:
+            in_table = True
+        elif in_table and len(fields) == 2 and fields[1].isdigit():
+            counts[fields[0]] = int(fields[1])
+        elif in_table and counts and not line.strip():
+            break
+    return counts
+
+
+def test_rerun_has_nothing_to_do_and_resumes_where_it_stopped(workflow_run):
+    workdir, _ = workflow_run
+    first = snakemake(workdir, "-n")
+    assert "Nothing to be done" in first.stdout + first.stderr
+    # as if the run had stopped while selecting ttbar: that job and everything after it are missing
+    lost = ["results/partial/ttbar/part0.root", "results/partial/ttbar/part0.json",
+            "results/histograms/ttbar.root", "results/cutflows/ttbar.json",
+            "results/histograms/merged.root", "results/cutflows/cutflow.csv"]
+    for path in lost:
+        (workdir / path).unlink()
+    dry = snakemake(workdir, "-n")
+    counts = job_counts(dry.stdout + dry.stderr)
+    assert counts == {"select": 1, "merge_sample": 1, "merge_samples": 1, "cutflow_tables": 1,
+                      "plot_distributions": 1, "all": 1, "total": 6}
+    snakemake(workdir)
+    assert all((workdir / path).exists() for path in lost)
+
+
+def test_invalid_config_stops_the_run_naming_the_key(workflow_run):
+    workdir, _ = workflow_run
+    (workdir / "bad.yaml").write_text(yaml.safe_dump({"luminosity": "a lot"}))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--profile", "profiles/local", "-n", "--configfile", "bad.yaml"],
+        cwd=workdir, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode != 0
+    assert "luminosity" in result.stdout + result.stderr
+    assert "'a lot' is not of type 'number'" in result.stdout + result.stderr
