@@ -7,12 +7,15 @@ include: "workflow/rules/demo.smk"
 include: "workflow/rules/select.smk"
 include: "workflow/rules/histograms.smk"
 include: "workflow/rules/plots.smk"
+include: "workflow/rules/workspace.smk"
+include: "workflow/rules/limits.smk"
 
 
 rule all:
     default_target: True
     input:
         "results/histograms/merged.root",
+        inference_outputs(),
         "results/cutflows/cutflow.csv",
         "results/cutflows/cutflow.md",
         distribution_plots(),

@@ -57,3 +57,23 @@ def distribution_plots():
 def config_section(*keys):
     """The parts of the config a rule depends on, given as params so that editing them reruns it."""
     return {key: config.get(key) for key in keys}
+
+
+SIGNALS = [name for name, sample in SAMPLES.items() if sample.kind == "signal"]
+CHANNELS = config.get("inference", {}).get("channels", [])
+FIT_SIGNAL = config.get("inference", {}).get("fit_signal") or (
+    SIGNALS[0] if SIGNALS else None
+)
+
+
+def inference_outputs():
+    """The limit and fit results of rule all, when the config has an inference section."""
+    if "inference" not in config or not SIGNALS:
+        return []
+    return [
+        "results/limits/summary.json",
+        "results/plots/brazil.png",
+        "results/plots/pulls.png",
+        "results/plots/ranking.png",
+        *expand("results/plots/postfit_{channel}.png", channel=CHANNELS),
+    ]

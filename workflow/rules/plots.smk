@@ -13,6 +13,8 @@ rule cutflow_tables:
         "logs/cutflow_tables.log",
     conda:
         "../../envs/plots.yaml"
+    params:
+        regions=REGIONS,
     script:
         "../scripts/cutflow_tables.py"
 

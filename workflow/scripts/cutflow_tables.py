@@ -6,4 +6,5 @@ with rule_logging(snakemake.log[0]):
         list(snakemake.input),
         csv_output=snakemake.output.csv,
         markdown_output=snakemake.output.markdown,
+        regions=snakemake.params.regions,
     )

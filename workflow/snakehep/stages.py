@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from snakehep.errors import InputFileError
 from snakehep.histograms import HistogramStore, merge, read_store, write_store
 from snakehep.io import write_json_atomic
@@ -98,12 +100,18 @@ def merge_samples(
 
 
 def cutflow_tables(
-    cutflow_paths: Sequence[PathLike], *, csv_output: PathLike, markdown_output: PathLike
+    cutflow_paths: Sequence[PathLike],
+    *,
+    csv_output: PathLike,
+    markdown_output: PathLike,
+    regions: Sequence[str] = (),
 ) -> None:
     from snakehep.cutflow import write_cutflow_tables
 
-    cutflows = [json.loads(Path(path).read_text(encoding="utf-8")) for path in cutflow_paths]
-    write_cutflow_tables(cutflows, csv_path=csv_output, markdown_path=markdown_output)
+    cutflows = [_read_json(path) for path in cutflow_paths]
+    write_cutflow_tables(
+        cutflows, csv_path=csv_output, markdown_path=markdown_output, regions=regions
+    )
 
 
 def distribution_plot_path(directory: PathLike, region: str, observable: str) -> Path:
@@ -162,3 +170,159 @@ def plot_distributions(
     if wanted:
         missing = ", ".join(sorted(str(p) for p in wanted))
         raise InputFileError(f"{merged}: no histograms for the requested plots {missing}")
+
+
+def build_workspaces(
+    analysis: Mapping[str, Any],
+    *,
+    merged: PathLike,
+    background_only_output: PathLike,
+    patchset_output: PathLike,
+    binning_output: PathLike,
+    signal_outputs: Mapping[str, PathLike],
+) -> None:
+    """bkgonly.json, patchset.json (one patch per mass point) and each patched workspace."""
+    from snakehep import workspace
+
+    background_only, patchset, binning = workspace.build_workspaces(analysis, read_store(merged))
+    write_json_atomic(background_only_output, background_only)
+    write_json_atomic(patchset_output, patchset)
+    write_json_atomic(binning_output, binning)
+    for signal, path in signal_outputs.items():
+        write_json_atomic(path, workspace.apply_patch(background_only, patchset, signal))
+
+
+def _read_json(path: PathLike) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError) as err:
+        raise InputFileError(f"{path}: cannot read JSON: {err}") from err
+
+
+def signal_limit(
+    analysis: Mapping[str, Any], *, signal: str, workspace: PathLike, output: PathLike
+) -> None:
+    """CLs upper limit on the signal strength of one mass point, also as a sigma x B limit."""
+    from snakehep import inference
+
+    sample = load_samples(analysis)[signal]
+    cl = analysis["inference"].get("cl", 0.95)
+    limit = inference.upper_limit_workspace(_read_json(workspace), cl=cl, source=str(workspace))
+    xsec_fb = sample.xsec * sample.kfactor * 1000.0
+    write_json_atomic(
+        output,
+        {
+            "signal": signal,
+            "mass": sample.mass,
+            "poi": limit["poi"],
+            "cl": cl,
+            "xsec_fb": xsec_fb,
+            "mu": {"obs": limit["obs"], "exp": limit["exp"]},
+            "xsec_limit_fb": {
+                "obs": limit["obs"] * xsec_fb,
+                "exp": [value * xsec_fb for value in limit["exp"]],
+            },
+        },
+    )
+
+
+def limit_summary(limit_paths: Sequence[PathLike], *, output: PathLike) -> None:
+    points = sorted((_read_json(path) for path in limit_paths), key=lambda p: p["mass"])
+    first = points[0]
+    write_json_atomic(output, {
+        "poi": first["poi"],
+        "cl": first["cl"],
+        "points": [
+            {key: point[key] for key in ("signal", "mass", "xsec_fb", "mu", "xsec_limit_fb")}
+            for point in points
+        ],
+    })
+
+
+def fit(
+    *, workspace: PathLike, fit_output: PathLike, ranking_output: PathLike
+) -> None:
+    """Maximum-likelihood fit of one mass point (pulls, post-fit yields) and the ranking of the
+    nuisance parameters by their impact on the signal strength."""
+    from snakehep import inference
+
+    spec = _read_json(workspace)
+    result = inference.fit_workspace(spec, source=str(workspace))
+    result["asimov_fit"] = {
+        key: inference.fit_workspace(spec, asimov=True, source=str(workspace))[key]
+        for key in ("twice_nll", "parameters")
+    }
+    write_json_atomic(fit_output, result)
+    write_json_atomic(ranking_output, inference.rank_nuisance_parameters(spec, source=str(workspace)))
+
+
+def plot_limits(
+    analysis: Mapping[str, Any], *, summary: PathLike, output: PathLike
+) -> None:
+    import matplotlib.pyplot as plt
+
+    from snakehep.plotting import plot_brazil
+
+    figure = plot_brazil(
+        _read_json(summary), output=output, luminosity_pb=float(analysis["luminosity"])
+    )
+    plt.close(figure)
+
+
+def plot_fit(
+    analysis: Mapping[str, Any],
+    *,
+    fit_result: PathLike,
+    ranking: PathLike,
+    binning: PathLike,
+    pulls_output: PathLike,
+    ranking_output: PathLike,
+    postfit_outputs: Mapping[str, PathLike],
+) -> None:
+    """Pulls and constraints, the impact ranking, and post-fit data/MC in every channel."""
+    import matplotlib.pyplot as plt
+
+    from snakehep.plotting import plot_pulls, plot_ranking, plot_stack
+
+    result = _read_json(fit_result)
+    plt.close(plot_pulls(result, output=pulls_output))
+    plt.close(plot_ranking(_read_json(ranking), output=ranking_output))
+    edges = _read_json(binning)["channels"]
+    processes = analysis["processes"]
+    observable = analysis["inference"]["observable"]
+    label = analysis["histograms"][observable]["label"]
+    for channel, path in postfit_outputs.items():
+        yields = result["yields"]["postfit"][channel]
+        samples = [name for name in yields if name not in ("total", "data", "total_uncertainty")]
+        backgrounds = [name for name in samples if name in processes]
+        stack = {name: _yield_hist(edges[channel], yields[name]) for name in backgrounds}
+        stack = dict(sorted(stack.items(), key=lambda item: item[1].sum().value))
+        signals = {"signal": _yield_hist(edges[channel], yields["signal"])} if "signal" in yields else {}
+        figure = plot_stack(
+            stack=stack,
+            data=_yield_hist(edges[channel], yields["data"], poisson=True),
+            signals=signals,
+            labels={
+                **{p: spec.get("label", p) for p, spec in processes.items()},
+                "signal": f"Signal (post-fit, {analysis['inference'].get('fit_signal', '')})",
+            },
+            colors={p: spec["color"] for p, spec in processes.items() if "color" in spec},
+            xlabel=label,
+            luminosity_pb=float(analysis["luminosity"]),
+            region_label=f"{channel}, post-fit",
+            log_y=True,
+            uncertainty=np.asarray(yields["total_uncertainty"]),
+            uncertainty_label="Post-fit unc.",
+            output=path,
+        )
+        plt.close(figure)
+
+
+def _yield_hist(edges: Sequence[float], values: Sequence[float], *, poisson: bool = False):
+    """A Weight-storage histogram of per-bin yields (variance = yield for counted data)."""
+    from snakehep.histograms import Bins
+
+    values = np.asarray(values, dtype=np.float64)
+    padded = np.concatenate([[0.0], values, [0.0]])
+    variances = padded if poisson else np.zeros_like(padded)
+    return Bins(np.asarray(edges, dtype=np.float64), padded, variances, 0).to_hist()

@@ -1,0 +1,94 @@
+rule limit:
+    """CLs upper limit (observed and expected band) for one mass point."""
+    input:
+        "results/workspaces/{signal}.json",
+    output:
+        "results/limits/{signal}.json",
+    log:
+        "logs/limit/{signal}.log",
+    conda:
+        "../../envs/inference.yaml"
+    params:
+        settings=config_section("inference"),
+    script:
+        "../scripts/limit.py"
+
+
+rule limit_summary:
+    """All mass points in one file: mass, limits on mu and on sigma x B."""
+    input:
+        expand("results/limits/{signal}.json", signal=SIGNALS),
+    output:
+        "results/limits/summary.json",
+    log:
+        "logs/limit_summary.log",
+    conda:
+        "../../envs/inference.yaml"
+    script:
+        "../scripts/limit_summary.py"
+
+
+rule brazil_plot:
+    """Observed and expected limits on sigma x B against the signal mass."""
+    input:
+        "results/limits/summary.json",
+    output:
+        report(
+            "results/plots/brazil.png",
+            caption="../report/brazil.rst",
+            category="Limits",
+        ),
+    log:
+        "logs/brazil_plot.log",
+    conda:
+        "../../envs/plots.yaml"
+    params:
+        settings=config_section("luminosity"),
+    script:
+        "../scripts/brazil_plot.py"
+
+
+rule fit:
+    """Maximum-likelihood fit of one mass point and the ranking of the nuisance parameters."""
+    input:
+        f"results/workspaces/{FIT_SIGNAL}.json",
+    output:
+        fit=f"results/fits/{FIT_SIGNAL}.json",
+        ranking=f"results/fits/{FIT_SIGNAL}_ranking.json",
+    log:
+        "logs/fit.log",
+    conda:
+        "../../envs/inference.yaml"
+    script:
+        "../scripts/fit.py"
+
+
+rule fit_plots:
+    """Pulls and constraints, the impact ranking, and post-fit data/MC per channel."""
+    input:
+        fit=f"results/fits/{FIT_SIGNAL}.json",
+        ranking=f"results/fits/{FIT_SIGNAL}_ranking.json",
+        binning="results/workspaces/binning.json",
+    output:
+        pulls=report(
+            "results/plots/pulls.png", caption="../report/pulls.rst", category="Fit"
+        ),
+        ranking=report(
+            "results/plots/ranking.png",
+            caption="../report/ranking.rst",
+            category="Fit",
+        ),
+        postfit=report(
+            expand("results/plots/postfit_{channel}.png", channel=CHANNELS),
+            caption="../report/postfit.rst",
+            category="Fit",
+        ),
+    log:
+        "logs/fit_plots.log",
+    conda:
+        "../../envs/plots.yaml"
+    params:
+        settings=config_section("inference", "processes", "histograms", "luminosity"),
+        channels=CHANNELS,
+    script:
+        "../scripts/fit_plots.py"

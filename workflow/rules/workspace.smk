@@ -1,0 +1,18 @@
+rule workspaces:
+    """pyhf background-only workspace, signal patchset and the workspace of every mass point."""
+    input:
+        "results/histograms/merged.root",
+    output:
+        background_only="results/workspaces/bkgonly.json",
+        patchset="results/workspaces/patchset.json",
+        binning="results/workspaces/binning.json",
+        signals=expand("results/workspaces/{signal}.json", signal=SIGNALS),
+    log:
+        "logs/workspaces.log",
+    conda:
+        "../../envs/inference.yaml"
+    params:
+        settings=config_section("inference", "processes", "samples"),
+        signals=SIGNALS,
+    script:
+        "../scripts/workspaces.py"

@@ -1,0 +1,10 @@
+from snakehep import stages
+from snakehep.rulelog import rule_logging
+
+with rule_logging(snakemake.log[0]):
+    stages.signal_limit(
+        snakemake.config,
+        signal=snakemake.wildcards.signal,
+        workspace=snakemake.input[0],
+        output=snakemake.output[0],
+    )

@@ -1,0 +1,5 @@
+from snakehep import stages
+from snakehep.rulelog import rule_logging
+
+with rule_logging(snakemake.log[0]):
+    stages.limit_summary(list(snakemake.input), output=snakemake.output[0])
