@@ -56,6 +56,12 @@ def test_schema_errors_name_the_key(analysis_config, edit, message):
         (lambda c: c["selection"]["cuts"].append({"name": "SR", "expr": "True"}), "names must be unique, repeated: SR"),
         (lambda c: c["demo"].update(inject_signal={"sample": "zp", "mu": 1}), "demo.inject_signal.sample: unknown sample 'zp'"),
         (lambda c: c["plots"].update(signals=["zprime_5"]), "plots.signals: unknown sample 'zprime_5'"),
+        (lambda c: c["inference"].update(observable="mjj"), "inference.observable: 'mjj' is not a histogram"),
+        (lambda c: c["inference"]["channels"].append("VR"), "inference.channels: 'VR' is not a region"),
+        (lambda c: c["inference"]["backgrounds"].update(data={}), "inference.backgrounds.data: not a background"),
+        (lambda c: c["inference"]["systematics"].update(jes=["histosys"]), "inference.systematics.jes: not a weight or shape"),
+        (lambda c: c["inference"].update(fit_signal="ttbar"), "inference.fit_signal: 'ttbar' is not a signal sample"),
+        (lambda c: c["demo"]["mass_ranges"].update(dy=[1, 2]), "demo.mass_ranges.dy: unknown sample"),
     ],
 )
 def test_reference_errors_name_the_key(analysis_config, edit, message):

@@ -77,6 +77,7 @@ def check_references(analysis: Mapping[str, Any]) -> None:
             problems.append(f"{key}.mass: signal samples need a mass in GeV")
     problems += _check_histograms(analysis["histograms"])
     problems += _check_systematics(analysis)
+    problems += _check_inference(analysis)
     cut_names = [cut["name"] for cut in analysis["selection"]["cuts"]]
     names = ["all", *cut_names, *analysis["selection"].get("regions", {})]
     duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -125,6 +126,32 @@ def _check_systematics(analysis: Mapping[str, Any]) -> list[str]:
     for name in analysis.get("variations", {}).get("weight", []):
         if name not in factors:
             problems.append(f"variations.weight: {name!r} is not a key of scale_factors")
+    return problems
+
+
+def _check_inference(analysis: Mapping[str, Any]) -> list[str]:
+    settings = analysis.get("inference")
+    if not settings:
+        return []
+    problems = []
+    if settings["observable"] not in analysis["histograms"]:
+        problems.append(f"inference.observable: {settings['observable']!r} is not a histogram")
+    regions = analysis["selection"].get("regions") or {"selected": None}
+    for channel in settings["channels"]:
+        if channel not in regions:
+            problems.append(f"inference.channels: {channel!r} is not a region")
+    kinds = {name: spec["kind"] for name, spec in analysis["processes"].items()}
+    for process in settings.get("backgrounds", {}):
+        if kinds.get(process) != "background":
+            problems.append(f"inference.backgrounds.{process}: not a background process")
+    variations = analysis.get("variations", {})
+    known = set(variations.get("weight", [])) | set(variations.get("shape", {}))
+    for name in settings.get("systematics", {}):
+        if name not in known:
+            problems.append(f"inference.systematics.{name}: not a weight or shape variation")
+    signal = settings.get("fit_signal")
+    if signal is not None and kinds.get(analysis["samples"].get(signal, {}).get("process")) != "signal":
+        problems.append(f"inference.fit_signal: {signal!r} is not a signal sample")
     return problems
 
 
