@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import ast
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import awkward as ak
@@ -160,10 +161,14 @@ class Expression:
         ):
             raise self._error("only constant non-negative indices like muons[0] are allowed")
 
-    def evaluate(self, resolve: Callable[[str], Any]) -> Any:
-        """Evaluate with ``resolve(name)`` supplying names (raises :class:`UnknownName`)."""
+    def evaluate(self, resolve: Callable[[str], Any], *, backend: Backend | None = None) -> Any:
+        """Evaluate with ``resolve(name)`` supplying names (raises :class:`UnknownName`).
+
+        ``backend`` supplies functions, attribute access and indexing for the kind of values that
+        ``resolve`` returns; by default awkward arrays.
+        """
         try:
-            return self._eval(self._tree.body, resolve)
+            return self._eval(self._tree.body, resolve, backend or AWKWARD)
         except UnknownName as err:
             raise self._error(f"unknown name {err.args[0]!r}") from None
         except ExpressionError:
@@ -172,48 +177,51 @@ class Expression:
             message = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise self._error(f"cannot evaluate: {message}") from None
 
-    def _eval(self, node: ast.AST, resolve: Callable[[str], Any]) -> Any:
+    def _eval(self, node: ast.AST, resolve: Callable[[str], Any], backend: Backend) -> Any:
         match node:
             case ast.Constant(value=value):
                 return value
             case ast.Name(id=name):
                 return resolve(name)
             case ast.BinOp(left=left, op=op, right=right):
-                lhs, rhs = self._eval(left, resolve), self._eval(right, resolve)
+                lhs, rhs = self._eval(left, resolve, backend), self._eval(right, resolve, backend)
                 if isinstance(op, ast.Pow) and isinstance(lhs, int) and isinstance(rhs, int):
                     lhs = float(lhs)  # no unbounded integer powers like 10**10**10
                 return _BINARY[type(op)](lhs, rhs)
             case ast.UnaryOp(op=ast.Not(), operand=operand):
-                return np.logical_not(self._eval(operand, resolve))
+                return np.logical_not(self._eval(operand, resolve, backend))
             case ast.UnaryOp(op=op, operand=operand):
-                return _UNARY[type(op)](self._eval(operand, resolve))
+                return _UNARY[type(op)](self._eval(operand, resolve, backend))
             case ast.BoolOp(op=op, values=values):
                 combine = np.logical_and if isinstance(op, ast.And) else np.logical_or
-                result = self._eval(values[0], resolve)
+                result = self._eval(values[0], resolve, backend)
                 for value in values[1:]:
-                    result = combine(result, self._eval(value, resolve))
+                    result = combine(result, self._eval(value, resolve, backend))
                 return result
             case ast.Compare(left=left, ops=ops, comparators=comparators):
-                return self._compare(left, ops, comparators, resolve)
+                return self._compare(left, ops, comparators, resolve, backend)
             case ast.Call(func=ast.Name(id=name), args=args):
-                return FUNCTIONS[name](*(self._eval(arg, resolve) for arg in args))
+                function = backend.functions[name]
+                return function(*(self._eval(arg, resolve, backend) for arg in args))
             case ast.Attribute(value=value, attr=attr):
-                return self._attribute(self._eval(value, resolve), attr)
+                return self._attribute(self._eval(value, resolve, backend), attr, backend)
             case ast.Subscript(value=value, slice=ast.Constant(value=index)):
-                return _nth(self._eval(value, resolve), index)
+                return backend.nth(self._eval(value, resolve, backend), index)
         raise self._error(f"{type(node).__name__} is not allowed")  # pragma: no cover
 
-    def _compare(self, left, ops, comparators, resolve):
+    def _compare(self, left, ops, comparators, resolve, backend):
         result = None
-        lhs = self._eval(left, resolve)
+        lhs = self._eval(left, resolve, backend)
         for op, comparator in zip(ops, comparators):
-            rhs = self._eval(comparator, resolve)
+            rhs = self._eval(comparator, resolve, backend)
             step = _COMPARE[type(op)](lhs, rhs)
             result = step if result is None else np.logical_and(result, step)
             lhs = rhs
         return result
 
-    def _attribute(self, value: Any, attr: str) -> Any:
+    def _attribute(self, value: Any, attr: str, backend: Backend) -> Any:
+        if backend.attribute is not None:
+            return backend.attribute(value, attr)
         fields = ak.fields(value) if isinstance(value, ak.Array) else []
         if attr in fields:
             return value[attr]
@@ -226,3 +234,16 @@ class Expression:
 def _nth(collection: Any, index: int) -> Any:
     """The index-th object of each event (None where the event has fewer)."""
     return ak.pad_none(collection, index + 1, axis=1)[:, index]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """What expressions need from a kind of values: the functions (same names as
+    :data:`FUNCTIONS`), ``nth(value, index)`` and ``attribute(value, name)`` (field access)."""
+
+    functions: Mapping[str, Callable[..., Any]]
+    nth: Callable[[Any, int], Any]
+    attribute: Callable[[Any, str], Any] | None = None
+
+
+AWKWARD = Backend(FUNCTIONS, _nth)  # attribute access: Expression._attribute

@@ -17,6 +17,7 @@ import awkward as ak
 import numpy as np
 import uproot
 
+from snakehep import columnar
 from snakehep.errors import ExpressionError, InputFileError
 from snakehep.histograms import HistogramFiller, HistogramStore, Observable, compile_observables
 from snakehep.samples import Sample
@@ -35,6 +36,7 @@ from snakehep.variations import (
     ScaleFactor,
     ShapeVariation,
     compile_scale_factors,
+    combine_weights,
     compile_shape_variations,
     event_weights,
     variation_names,
@@ -201,12 +203,85 @@ def _process_chunk(
     cutflow: Cutflow,
     is_simulation: bool,
 ) -> np.ndarray:
-    """Fill one chunk for every variation; return its generator weights (ones for data)."""
+    """Fill one chunk for every variation; return its generator weights (ones for data).
+
+    The numpy evaluation (:mod:`snakehep.columnar`) is tried first; whatever it does not cover
+    (or any error, whose message the reference then gives) is done with awkward.
+    """
     generator_weight = (
         ak.to_numpy(chunk[GENERATOR_WEIGHT]).astype(np.float64)
         if is_simulation
         else np.ones(len(chunk))
     )
+    try:
+        masks, weight, fills = _columnar_chunk(analysis, chunk, plan, generator_weight, is_simulation)
+    except Exception as err:  # noqa: BLE001 - the reference evaluation decides what is an error
+        log.debug("chunk evaluated with awkward (%s: %s)", type(err).__name__, err)
+        _reference_chunk(analysis, chunk, plan, filler, cutflow, generator_weight, is_simulation)
+        return generator_weight
+    cutflow.add(masks, weight)
+    for name, region, variation, values, weights in fills:
+        filler.fill(name, region=region, variation=variation, values=values, weights=weights)
+    return generator_weight
+
+
+Fill = tuple[str, str, str, np.ndarray, np.ndarray]  # observable, region, variation, values, weights
+
+
+def _columnar_chunk(
+    analysis: Analysis, chunk: ak.Array, plan: BranchPlan, generator_weight, is_simulation: bool
+) -> tuple[ChunkSelection, np.ndarray, list[Fill]]:
+    """Cutflow masks, nominal weights and every histogram fill of one chunk, with numpy."""
+    selection = analysis.selection
+    scope = columnar.ColumnScope(selection, plan, columnar.branch_columns(chunk), len(chunk))
+    # the cutflow counts weighted events at every step: weights for every event
+    weights = _columnar_weights(analysis, scope, generator_weight, is_simulation, varied=True)
+    masks, selected = columnar.apply_cuts(selection, scope)
+    fills = _columnar_fills(
+        analysis, selected, masks, {name: w[selected.rows] for name, w in weights.items()}
+    )
+    if is_simulation:
+        for shape in analysis.shape_variations.values():
+            for direction in DIRECTIONS:
+                branches = columnar.branch_columns(chunk, {shape.branch: shape.factor(direction)})
+                scope = columnar.ColumnScope(selection, plan, branches, len(chunk))
+                shifted_masks, selected = columnar.apply_cuts(selection, scope)
+                weight = _columnar_weights(
+                    analysis, selected, generator_weight[selected.rows], True, varied=False
+                )[NOMINAL]
+                name = f"{shape.name}_{direction}"
+                fills += _columnar_fills(analysis, selected, shifted_masks, {name: weight})
+    return masks, weights[NOMINAL], fills
+
+
+def _columnar_weights(analysis, scope, generator_weight, is_simulation, *, varied):
+    if not is_simulation:
+        return {NOMINAL: generator_weight}
+    factors = {
+        name: factor.per_event_columnar(scope) for name, factor in analysis.scale_factors.items()
+    }
+    return combine_weights(
+        generator_weight, factors, list(analysis.weight_variations) if varied else []
+    )
+
+
+def _columnar_fills(analysis, scope, masks, weights) -> list[Fill]:
+    """Fills of the events of ``scope`` (those passing all cuts) in each region."""
+    regions = {name: masks.step_masks[name][scope.rows] for name in masks.region_names}
+    if not np.logical_or.reduce(list(regions.values())).any():
+        return []
+    fills = []
+    for name, observable in analysis.observables.items():
+        value = scope.evaluate(observable.expression)
+        for region, in_region in regions.items():
+            values, events = columnar.values_in(value, in_region)
+            for variation, weight in weights.items():
+                fills.append((name, region, variation, values, weight[events]))
+    return fills
+
+
+def _reference_chunk(analysis, chunk, plan, filler, cutflow, generator_weight, is_simulation):
+    """:func:`_process_chunk` with the awkward evaluation of :mod:`snakehep.selection`."""
     scope = EventScope(analysis.selection, chunk, plan)
     masks = apply_cuts(analysis.selection, scope)
     weights = _weights(analysis, scope, generator_weight, is_simulation, varied=True)
@@ -220,7 +295,6 @@ def _process_chunk(
                 nominal = _weights(analysis, shifted, generator_weight, True, varied=False)
                 name = f"{shape.name}_{direction}"
                 _fill(analysis, filler, shifted, shifted_masks, {name: nominal[NOMINAL]})
-    return generator_weight
 
 
 def _weights(analysis, scope, generator_weight, is_simulation, *, varied):

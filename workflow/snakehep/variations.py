@@ -12,6 +12,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from snakehep.columnar import Column, ColumnScope, Unsupported
 from snakehep.expressions import Expression
 from snakehep.selection import EventScope
 
@@ -35,18 +36,43 @@ class ScaleFactor:
         """Event factors ``{"nominal": ..., "up": ..., "down": ...}``."""
         objects = scope.resolve(self.object)
         variable = scope.evaluate_in(objects, self.variable)
-        flat = ak.to_numpy(ak.flatten(variable, axis=None)).astype(np.float64)
-        bins = np.clip(np.searchsorted(self.edges, flat, side="right") - 1, 0, len(self.values) - 1)
+        flat = ak.to_numpy(ak.flatten(variable, axis=None))
         counts = ak.num(variable, axis=1)
-        factors = {
+        return {
+            key: ak.to_numpy(ak.prod(ak.unflatten(value, counts), axis=1))
+            for key, value in self.per_object(flat).items()
+        }
+
+    def per_object(self, variable: np.ndarray) -> dict[str, np.ndarray]:
+        """Object factors ``{"nominal": ..., "up": ..., "down": ...}`` for flat values."""
+        flat = np.asarray(variable).astype(np.float64)
+        bins = np.clip(np.searchsorted(self.edges, flat, side="right") - 1, 0, len(self.values) - 1)
+        return {
             NOMINAL: self.values[bins],
             "up": self.values[bins] + self.uncertainties[bins],
             "down": self.values[bins] - self.uncertainties[bins],
         }
+
+    def per_event_columnar(self, scope: ColumnScope) -> dict[str, np.ndarray]:
+        """As :meth:`per_event`, on a :class:`snakehep.columnar.ColumnScope`."""
+        objects = scope.resolve(self.object)
+        variable = scope.evaluate_in(objects, self.variable)
+        if not (isinstance(variable, Column) and variable.offsets is not None and variable.present is None):
+            raise Unsupported(f"scale factor {self.name}: the variable must be one value per object")
         return {
-            key: ak.to_numpy(ak.prod(ak.unflatten(value, counts), axis=1))
-            for key, value in factors.items()
+            key: _product_per_event(value, variable.offsets)
+            for key, value in self.per_object(variable.values).items()
         }
+
+
+def _product_per_event(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Product over each event's objects, left to right (1 for none), as ``ak.prod``."""
+    counts = np.diff(offsets)
+    result = np.ones(len(counts))
+    filled = counts > 0
+    if filled.any():
+        result[filled] = np.multiply.reduceat(values, offsets[:-1][filled])
+    return result
 
 
 @dataclass(frozen=True)
@@ -57,9 +83,11 @@ class ShapeVariation:
     branch: str
     relative: float
 
+    def factor(self, direction: str) -> float:
+        return 1.0 + self.relative if direction == "up" else 1.0 - self.relative
+
     def shifted(self, events: ak.Array, direction: str) -> ak.Array:
-        factor = 1.0 + self.relative if direction == "up" else 1.0 - self.relative
-        return ak.with_field(events, events[self.branch] * factor, self.branch)
+        return ak.with_field(events, events[self.branch] * self.factor(direction), self.branch)
 
 
 def compile_scale_factors(analysis: Mapping[str, Any]) -> dict[str, ScaleFactor]:
@@ -106,6 +134,13 @@ def event_weights(
     its up or down value. Cross section and luminosity are applied when samples are merged.
     """
     factors = {name: factor.per_event(scope) for name, factor in scale_factors.items()}
+    return combine_weights(generator_weight, factors, varied)
+
+
+def combine_weights(
+    generator_weight: np.ndarray, factors: Mapping[str, Mapping[str, np.ndarray]], varied: list[str]
+) -> dict[str, np.ndarray]:
+    """The weights of :func:`event_weights` from per-event factors of every scale factor."""
     weights = {NOMINAL: _product(generator_weight, factors, replace=None)}
     for name in varied:
         for direction in DIRECTIONS:

@@ -1,0 +1,563 @@
+"""The configured selection evaluated with numpy, event subsets shrinking cut by cut.
+
+Same expression language and results as the awkward evaluation in :mod:`snakehep.selection`
+(the reference), at a fraction of the cost: values are numpy arrays with their structure kept
+explicitly (:class:`Column`, :class:`Objects`, :class:`Record`), each cut is evaluated only on the
+events that passed the previous ones, and objects and quantities are computed lazily on the
+events alive when first needed. Whatever is not covered here raises; the caller then falls back
+to the reference evaluation, which also produces the error messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import vector
+from numpy.lib.mixins import NDArrayOperatorsMixin
+
+from snakehep.expressions import VECTOR_PROPERTIES, Backend, Expression, UnknownName
+from snakehep.selection import FOUR_MOMENTUM, IMPLICIT_REGION, BranchPlan, ChunkSelection, Selection
+
+SCALARS = (bool, int, float, np.bool_, np.integer, np.floating)
+
+
+class Unsupported(Exception):
+    """Something the numpy evaluation does not cover: use the reference evaluation."""
+
+
+def _offsets_from_counts(counts: np.ndarray) -> np.ndarray:
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets
+
+
+def _both(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    if a is None:
+        return b
+    return a if b is None else a & b
+
+
+class Column(NDArrayOperatorsMixin):
+    """Values per event (``offsets`` None) or per object (``offsets`` delimit the events);
+    ``present`` marks the values that exist (None: all do). Missing values propagate through
+    every operation, as awkward's None does."""
+
+    def __init__(self, values, offsets=None, present=None) -> None:
+        self.values, self.offsets, self.present = values, offsets, present
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method != "__call__" or kwargs:
+            return NotImplemented
+        return elementwise(ufunc, *inputs)
+
+    def take(self, events: EventSubset) -> Column:
+        """The values of a subset of the events."""
+        if self.offsets is None:
+            keep, offsets = events.keep, None
+        else:
+            offsets, keep = events.lists(self.offsets)
+        present = None if self.present is None else self.present[keep]
+        return Column(self.values[keep], offsets, present)
+
+    def mask(self) -> np.ndarray:
+        """A boolean per value; missing values are false."""
+        if self.values.dtype != np.bool_:
+            raise Unsupported(f"not boolean: {self.values.dtype}")
+        return self.values if self.present is None else self.values & self.present
+
+
+def elementwise(function: Callable, *inputs: Any) -> Column:
+    """Apply ``function`` value by value; per-event inputs broadcast to objects."""
+    levels = [x.offsets for x in inputs if isinstance(x, Column) and x.offsets is not None]
+    offsets = levels[0] if levels else None
+    if any(o is not offsets and not np.array_equal(o, offsets) for o in levels[1:]):
+        raise Unsupported("values of different collections")
+    args, present = [], None
+    for x in inputs:
+        if isinstance(x, Column):
+            values, exists = x.values, x.present
+            if offsets is not None and x.offsets is None:
+                counts = np.diff(offsets)
+                values = np.repeat(values, counts)
+                exists = None if exists is None else np.repeat(exists, counts)
+            if exists is not None and offsets is not None:
+                raise Unsupported("missing values per object")
+            args.append(values)
+            present = _both(present, exists)
+        elif isinstance(x, SCALARS):
+            args.append(x)
+        else:
+            raise Unsupported(f"operand of type {type(x).__name__}")
+    with np.errstate(all="ignore"):
+        result = function(*args)
+    if not isinstance(result, np.ndarray):
+        raise Unsupported("not an array")
+    return Column(result, offsets, present)
+
+
+class Objects:
+    """A collection per event (muons, jets): event offsets and flat per-object fields, each
+    fetched the first time it is used."""
+
+    def __init__(self, offsets, fields: Mapping[str, Callable[[], np.ndarray]], is_vector: bool):
+        self.offsets = offsets
+        self.is_vector = is_vector
+        self._getters = dict(fields)
+        self._fields: dict[str, np.ndarray] = {}
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(self._getters)
+
+    @property
+    def counts(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def field(self, name: str) -> np.ndarray:
+        if name not in self._fields:
+            self._fields[name] = self._getters[name]()
+        return self._fields[name]
+
+    def column(self, name: str) -> Column:
+        return Column(self.field(name), self.offsets)
+
+    def momenta(self):
+        return _momenta({f: self.field(f) for f in FOUR_MOMENTUM})
+
+    def _filtered(self, offsets, flat_keep: np.ndarray) -> Objects:
+        getters = {name: (lambda name=name: self.field(name)[flat_keep]) for name in self._getters}
+        return Objects(offsets, getters, self.is_vector)
+
+    def select(self, keep: np.ndarray) -> Objects:
+        """The objects where ``keep`` (one boolean per object) is true."""
+        kept_before = _offsets_from_counts(keep)  # kept objects before each object
+        return self._filtered(kept_before[self.offsets], keep)
+
+    def take(self, events: EventSubset) -> Objects:
+        """The collections of a subset of the events."""
+        return self._filtered(*events.lists(self.offsets))
+
+    def nth(self, index: int) -> Record:
+        counts = self.counts
+        present = counts > index
+        position = self.offsets[:-1] + index
+        if present.all():
+            present = None
+        else:
+            position = np.where(present, position, 0)
+
+        def getter(name):
+            values = self.field(name)
+            return values[position] if len(values) else np.zeros(len(position), values.dtype)
+
+        fields = {name: (lambda name=name: getter(name)) for name in self._getters}
+        return Record(fields, present, self.is_vector)
+
+
+class Record:
+    """One object per event (``muons[0]``), or a sum of four-momenta; ``present`` marks the
+    events that have it (None: all do)."""
+
+    def __init__(self, fields, present, is_vector, momenta=None) -> None:
+        self._getters = dict(fields)
+        self._fields: dict[str, np.ndarray] = {}
+        self.present = present
+        self.is_vector = is_vector
+        self._momenta = momenta
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(self._getters)
+
+    def field(self, name: str) -> np.ndarray:
+        if name not in self._fields:
+            self._fields[name] = self._getters[name]()
+        return self._fields[name]
+
+    def momenta(self):
+        if self._momenta is None:
+            self._momenta = _momenta({f: self.field(f) for f in FOUR_MOMENTUM})
+        return self._momenta
+
+    def take(self, events: EventSubset) -> Record:
+        keep = events.keep
+        present = None if self.present is None else self.present[keep]
+        fields = {name: (lambda name=name: self.field(name)[keep]) for name in self._getters}
+        momenta = None if self._momenta is None else self._momenta[keep]
+        return Record(fields, present, self.is_vector, momenta)
+
+    def _combine(self, other, operation):
+        if not (isinstance(other, Record) and self.is_vector and other.is_vector):
+            raise Unsupported("arithmetic on records that are not four-vectors")
+        momenta = operation(self.momenta(), other.momenta())
+        return Record({}, _both(self.present, other.present), True, momenta)
+
+    def __add__(self, other):
+        return self._combine(other, lambda a, b: a + b)
+
+    def __sub__(self, other):
+        return self._combine(other, lambda a, b: a - b)
+
+
+def _momenta(fields: Mapping[str, np.ndarray]):
+    """Four-vectors with vector's numpy backend: the formulas of its awkward backend."""
+    return vector.array(dict(fields))
+
+
+def attribute(value: Any, name: str) -> Column:
+    if isinstance(value, Objects):
+        if name in value.field_names:
+            return value.column(name)
+        if name in VECTOR_PROPERTIES and value.is_vector:
+            return Column(np.asarray(getattr(value.momenta(), name)), value.offsets)
+    elif isinstance(value, Record):
+        if name in value.field_names:
+            return Column(value.field(name), None, value.present)
+        if name in VECTOR_PROPERTIES and value.is_vector:
+            return Column(np.asarray(getattr(value.momenta(), name)), None, value.present)
+    raise Unsupported(f"attribute {name!r} of {type(value).__name__}")
+
+
+def nth(value: Any, index: int) -> Record:
+    if not isinstance(value, Objects):
+        raise Unsupported(f"indexing {type(value).__name__}")
+    return value.nth(index)
+
+
+def _per_object(value: Any) -> Column:
+    if isinstance(value, Column) and value.offsets is not None and value.present is None:
+        return value
+    raise Unsupported("a reduction needs values per object")
+
+
+def count(value: Any) -> Column:
+    if isinstance(value, Objects):
+        return Column(value.counts)
+    return Column(np.diff(_per_object(value).offsets))
+
+
+def _true_per_event(column: Column) -> np.ndarray:
+    before = _offsets_from_counts(column.values != 0)
+    return np.diff(before[column.offsets])
+
+
+def any_(value: Any) -> Column:
+    column = _per_object(value)
+    return Column(_true_per_event(column) > 0)
+
+
+def all_(value: Any) -> Column:
+    column = _per_object(value)
+    return Column(_true_per_event(column) == np.diff(column.offsets))
+
+
+def _extremum(ufunc):
+    def reduce(value: Any) -> Column:
+        column = _per_object(value)
+        counts = np.diff(column.offsets)
+        present = counts > 0
+        result = np.zeros(len(counts), column.values.dtype)
+        if present.any():
+            result[present] = ufunc.reduceat(column.values, column.offsets[:-1][present])
+        return Column(result, None, None if present.all() else present)
+
+    return reduce
+
+
+def where(condition, if_true, if_false) -> Column:
+    return elementwise(np.where, condition, if_true, if_false)
+
+
+def delta_r(a, b) -> Column:
+    return _pairwise(a, b, "deltaR")
+
+
+def delta_phi(a, b) -> Column:
+    return _pairwise(a, b, "deltaphi")
+
+
+def _pairwise(a, b, method: str) -> Column:
+    if isinstance(a, Record) and isinstance(b, Record) and a.is_vector and b.is_vector:
+        values = getattr(a.momenta(), method)(b.momenta())
+        return Column(np.asarray(values), None, _both(a.present, b.present))
+    raise Unsupported(f"{method} of {type(a).__name__} and {type(b).__name__}")
+
+
+def min_delta_r(objects, others) -> Column:
+    """For every object, the smallest ΔR to any of ``others`` in its event (inf if none)."""
+    if not (isinstance(objects, Objects) and isinstance(others, Objects)):
+        raise Unsupported("min_delta_r needs two collections")
+    if not (objects.is_vector and others.is_vector):
+        raise Unsupported("min_delta_r needs four-vectors")
+    event = np.repeat(np.arange(len(objects.counts)), objects.counts)
+    partners = others.counts[event]  # pairs per object
+    first_pair = _offsets_from_counts(partners)
+    mine = np.repeat(np.arange(len(event)), partners)
+    theirs = np.arange(first_pair[-1]) + np.repeat(others.offsets[:-1][event] - first_pair[:-1], partners)
+    result = np.full(len(event), np.inf)  # float64, as awkward's fill_none(..., inf) gives
+    if len(mine):
+        mine_p = _momenta({f: objects.field(f)[mine] for f in ("pt", "eta", "phi")})
+        theirs_p = _momenta({f: others.field(f)[theirs] for f in ("pt", "eta", "phi")})
+        distances = np.asarray(mine_p.deltaR(theirs_p))
+        paired = partners > 0
+        result[paired] = np.minimum.reduceat(distances, first_pair[:-1][paired])
+    return Column(result, objects.offsets)
+
+
+def _ufunc(function):
+    def apply(*inputs):
+        return elementwise(function, *inputs)
+
+    return apply
+
+
+NUMPY = Backend(
+    functions={
+        **{
+            name: _ufunc(getattr(np, name))
+            for name in ("abs", "sqrt", "exp", "log", "log10", "sin", "cos", "tan", "sinh", "cosh",
+                         "tanh", "arctan2", "minimum", "maximum")
+        },
+        "where": where,
+        "count": count,
+        "sum": lambda value: (_ for _ in ()).throw(Unsupported("sum")),
+        "min": _extremum(np.minimum),
+        "max": _extremum(np.maximum),
+        "any": any_,
+        "all": all_,
+        "delta_r": delta_r,
+        "delta_phi": delta_phi,
+        "min_delta_r": min_delta_r,
+    },
+    nth=nth,
+    attribute=attribute,
+)
+
+
+class EventSubset:
+    """The events where ``keep`` is true, and how that subsets each set of event offsets."""
+
+    def __init__(self, keep: np.ndarray) -> None:
+        self.keep = keep
+        self._lists: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def lists(self, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """New offsets, and which objects are kept (one boolean per object)."""
+        if id(offsets) not in self._lists:
+            counts = np.diff(offsets)
+            new = _offsets_from_counts(counts[self.keep])
+            self._lists[id(offsets)] = (offsets, new, np.repeat(self.keep, counts))
+        return self._lists[id(offsets)][1:]
+
+
+def _take(value: Any, events: EventSubset) -> Any:
+    if isinstance(value, (Column, Objects, Record)):
+        return value.take(events)
+    if isinstance(value, SCALARS):
+        return value
+    raise Unsupported(f"cannot subset {type(value).__name__}")
+
+
+def branch_columns(chunk: ak.Array, shifted: Mapping[str, float] | None = None):
+    """``name -> Column`` for the branches of a chunk read by uproot (optionally some branches
+    scaled by a factor, as shape variations do)."""
+    shifted = shifted or {}
+    layout = chunk.layout
+    distinct_offsets: list[np.ndarray] = []  # one object per distinct offsets: subsets are shared
+
+    def shared(offsets: np.ndarray) -> np.ndarray:
+        for known in distinct_offsets:
+            if np.array_equal(known, offsets):
+                return known
+        distinct_offsets.append(offsets)
+        return offsets
+
+    def column(name: str) -> Column:
+        content = layout.content(name)
+        if isinstance(content, ak.contents.NumpyArray):
+            result = Column(content.data)
+        elif isinstance(content, ak.contents.ListOffsetArray) and isinstance(
+            content.content, ak.contents.NumpyArray
+        ):
+            offsets = np.asarray(content.offsets.data, dtype=np.int64)
+            values = content.content.data[offsets[0] : offsets[-1]]
+            result = Column(values, shared(offsets - offsets[0]))
+        else:
+            raise Unsupported(f"branch {name} of layout {type(content).__name__}")
+        if result.values.ndim != 1:
+            raise Unsupported(f"branch {name} is not flat")
+        if name in shifted:
+            result = Column(result.values * shifted[name], result.offsets)
+        return result
+
+    return column
+
+
+class ColumnScope:
+    """The names visible to expressions on a set of events: the chunk, or the events of a
+    parent scope that passed a cut. Values are computed once, on the largest set of events
+    that needed them, and subset on the way down."""
+
+    def __init__(
+        self,
+        selection: Selection,
+        plan: BranchPlan,
+        branches: Callable[[str], Column],
+        n_events: int,
+        *,
+        parent: ColumnScope | None = None,
+        keep: np.ndarray | None = None,
+    ) -> None:
+        self.selection, self.plan, self._branches = selection, plan, branches
+        self.n_events = n_events
+        self.parent = parent
+        self.events = None if keep is None else EventSubset(keep)
+        self.rows = np.arange(n_events) if parent is None else parent.rows[keep]  # in the chunk
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._resolving: set[str] = set()
+
+    def narrow(self, keep: np.ndarray) -> ColumnScope:
+        """The scope of the events where ``keep`` is true."""
+        if keep.all():
+            return self
+        return ColumnScope(
+            self.selection, self.plan, self._branches, int(keep.sum()), parent=self, keep=keep
+        )
+
+    def _lookup(self, key: tuple[str, str]) -> Any:
+        if key in self._cache:
+            return self._cache[key]
+        if self.parent is None:
+            return None
+        above = self.parent._lookup(key)
+        if above is None:
+            return None
+        self._cache[key] = value = _take(above, self.events)
+        return value
+
+    def branch(self, name: str) -> Column:
+        key = ("branch", name)
+        value = self._lookup(key)
+        if value is None:
+            if self.parent is None:
+                value = self._branches(name)
+            else:
+                value = self.parent.branch(name).take(self.events)
+            self._cache[key] = value
+        return value
+
+    def resolve(self, name: str) -> Any:
+        if name in self.selection.parameters:
+            return self.selection.parameters[name]
+        key = ("name", name)
+        value = self._lookup(key)
+        if value is None:
+            if name in self._resolving:
+                raise Unsupported(f"{name!r} is defined in terms of itself")
+            self._resolving.add(name)
+            try:
+                value = self._compute(name)
+            finally:
+                self._resolving.discard(name)
+            self._cache[key] = value
+        return value
+
+    def _compute(self, name: str) -> Any:
+        selection = self.selection
+        if name in selection.objects:
+            definition = selection.objects[name]
+            base = self.resolve(definition.collection)
+            if not isinstance(base, Objects):
+                raise Unsupported(f"objects {name} from {type(base).__name__}")
+            if definition.where is None:
+                return base
+            keep = self.evaluate_in(base, definition.where)
+            if not (isinstance(keep, Column) and keep.offsets is not None):
+                raise Unsupported(f"object selection {name} is not per object")
+            return base.select(keep.mask())
+        if name in selection.quantities:
+            return self.evaluate(selection.quantities[name])
+        if selection.hook is not None:
+            raise Unsupported("selection hook")
+        if name in self.plan.collections:
+            return self._collection(name)
+        if name in self._chunk_fields():
+            return self.branch(name)
+        raise UnknownName(name)
+
+    def _chunk_fields(self) -> frozenset[str]:
+        return frozenset(self.plan.branches)
+
+    def _collection(self, name: str) -> Objects:
+        fields = self.plan.collections[name]
+        columns = {f: self.branch(f"{name}_{f}") for f in fields}
+        offsets = next(iter(columns.values())).offsets
+        for f, column in columns.items():
+            if column.offsets is None or not np.array_equal(column.offsets, offsets):
+                raise Unsupported(f"{name}_{f} does not match the other {name} fields")
+        getters = {f: (lambda f=f: columns[f].values) for f in fields}
+        return Objects(offsets, getters, set(FOUR_MOMENTUM) <= set(fields))
+
+    def evaluate(self, expression: Expression) -> Any:
+        return expression.evaluate(self.resolve, backend=NUMPY)
+
+    def evaluate_in(self, objects: Objects, expression: Expression) -> Any:
+        """Evaluate with the fields of ``objects`` visible as bare names (object context)."""
+        fields = set(objects.field_names)
+
+        def resolve(name: str) -> Any:
+            return objects.column(name) if name in fields else self.resolve(name)
+
+        return expression.evaluate(resolve, backend=NUMPY)
+
+
+def event_mask(value: Any, n_events: int) -> np.ndarray:
+    """One boolean per event; missing values fail."""
+    if isinstance(value, (bool, np.bool_)):
+        return np.full(n_events, bool(value))
+    if not isinstance(value, Column) or value.offsets is not None or len(value.values) != n_events:
+        raise Unsupported("a cut or region must give one boolean per event")
+    return value.mask()
+
+
+def apply_cuts(selection: Selection, scope: ColumnScope) -> tuple[ChunkSelection, ColumnScope]:
+    """Cut by cut on the events still alive; returns the cumulative masks over the chunk (as
+    :func:`snakehep.selection.apply_cuts`) and the scope of the events passing every cut."""
+    result = ChunkSelection()
+    passed = np.ones(scope.n_events, dtype=bool)
+    result.step_masks["all"] = passed
+    for name, expression in selection.cuts:
+        keep = event_mask(scope.evaluate(expression), scope.n_events)
+        passed = passed.copy()
+        passed[scope.rows[~keep]] = False
+        scope = scope.narrow(keep)
+        result.step_masks[name] = passed
+    for name, expression in selection.regions.items():
+        region = np.zeros_like(passed)
+        region[scope.rows[event_mask(scope.evaluate(expression), scope.n_events)]] = True
+        result.step_masks[name] = region
+    if not selection.regions:
+        result.step_masks[IMPLICIT_REGION] = passed
+    result.region_names = tuple(selection.regions) or (IMPLICIT_REGION,)
+    return result, scope
+
+
+def values_in(value: Any, in_event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The values to histogram of the events where ``in_event`` is true (missing ones left
+    out, per-object values flattened), and the event index of each (to pick its weight)."""
+    if isinstance(value, SCALARS):
+        events = np.flatnonzero(in_event)
+        return np.full(len(events), value), events
+    if not isinstance(value, Column):
+        raise Unsupported(f"histogram of {type(value).__name__}")
+    if value.offsets is None:
+        chosen = in_event if value.present is None else in_event & value.present
+        return value.values[chosen], np.flatnonzero(chosen)
+    if value.present is not None:
+        raise Unsupported("missing values per object")
+    counts = np.diff(value.offsets)
+    events = np.flatnonzero(in_event)
+    return value.values[np.repeat(in_event, counts)], np.repeat(events, counts[events])
