@@ -123,7 +123,7 @@ def job_counts(output: str) -> dict[str, int]:
 
 
 def test_rerun_has_nothing_to_do_and_resumes_where_it_stopped(workflow_run):
-    workdir, _ = workflow_run
+    workdir, config = workflow_run
     first = snakemake(workdir, "-n")
     assert "Nothing to be done" in first.stdout + first.stderr
     # as if the run had stopped while selecting ttbar: that job and everything after it are missing
@@ -134,8 +134,11 @@ def test_rerun_has_nothing_to_do_and_resumes_where_it_stopped(workflow_run):
         (workdir / path).unlink()
     dry = snakemake(workdir, "-n")
     counts = job_counts(dry.stdout + dry.stderr)
+    n_signals = sum(1 for s in config["samples"].values() if s["process"] == "zprime")
     assert counts == {"select": 1, "merge_sample": 1, "merge_samples": 1, "cutflow_tables": 1,
-                      "plot_distributions": 1, "all": 1, "total": 6}
+                      "plot_distributions": 1, "workspaces": 1, "limit": n_signals,
+                      "limit_summary": 1, "brazil_plot": 1, "fit": 1, "fit_plots": 1, "all": 1,
+                      "total": 11 + n_signals}
     snakemake(workdir)
     assert all((workdir / path).exists() for path in lost)
 
@@ -150,3 +153,30 @@ def test_invalid_config_stops_the_run_naming_the_key(workflow_run):
     assert result.returncode != 0
     assert "luminosity" in result.stdout + result.stderr
     assert "'a lot' is not of type 'number'" in result.stdout + result.stderr
+
+
+def test_limits_workspaces_and_fit_outputs(workflow_run):
+    workdir, config = workflow_run
+    signals = [n for n, s in config["samples"].items() if s["process"] == "zprime"]
+    background_only = json.loads((workdir / "results/workspaces/bkgonly.json").read_text())
+    patchset = json.loads((workdir / "results/workspaces/patchset.json").read_text())
+    assert {p["metadata"]["name"] for p in patchset["patches"]} == set(signals)
+    import pyhf
+
+    pyhf.Workspace(background_only)
+    summary = json.loads((workdir / "results/limits/summary.json").read_text())
+    assert [p["signal"] for p in summary["points"]] == sorted(signals, key=lambda s: config["samples"][s]["mass"])
+    for point in summary["points"]:
+        per_signal = json.loads((workdir / f"results/limits/{point['signal']}.json").read_text())
+        assert per_signal["mu"] == point["mu"]
+        xsec_fb = config["samples"][point["signal"]]["xsec"] * 1000.0
+        assert point["xsec_limit_fb"]["obs"] == pytest.approx(point["mu"]["obs"] * xsec_fb)
+        expected = point["mu"]["exp"]
+        assert expected == sorted(expected) and expected[0] > 0  # -2 sigma ... +2 sigma
+        workspace = json.loads((workdir / f"results/workspaces/{point['signal']}.json").read_text())
+        assert workspace == dict(pyhf.PatchSet(patchset).apply(pyhf.Workspace(background_only), point["signal"]))
+    fit = json.loads((workdir / f"results/fits/{config['inference']['fit_signal']}.json").read_text())
+    names = {p["name"] for p in fit["parameters"]}
+    assert {"mu", "ttbar_norm", "lumi", "muon_id", "btag", "muon_scale"} <= names
+    for name in ("brazil", "pulls", "ranking", "postfit_SR", "postfit_CR_ttbar"):
+        assert (workdir / f"results/plots/{name}.png").read_bytes()[:4] == b"\x89PNG"

@@ -45,6 +45,76 @@ def cmd_demo_data(args: argparse.Namespace) -> None:
     demo.generate_demo_inputs(analysis, samples=args.sample or None, overwrite=args.overwrite)
 
 
+def _analysis(args: argparse.Namespace) -> dict:
+    from snakehep import config as config_module
+
+    return config_module.load_config(args.config)
+
+
+def cmd_select(args: argparse.Namespace) -> None:
+    from snakehep import stages
+
+    stages.select_file(
+        _analysis(args),
+        sample=args.sample,
+        input_path=args.input,
+        histogram_output=args.histograms,
+        summary_output=args.summary,
+    )
+
+
+def cmd_merge_sample(args: argparse.Namespace) -> None:
+    from snakehep import stages
+
+    stages.merge_sample(
+        _analysis(args),
+        sample=args.sample,
+        partial_histograms=[f"{stem}.root" for stem in args.partial],
+        partial_summaries=[f"{stem}.json" for stem in args.partial],
+        histogram_output=args.histograms,
+        cutflow_output=args.cutflow,
+    )
+
+
+def cmd_merge_samples(args: argparse.Namespace) -> None:
+    from snakehep import stages
+
+    inputs = dict(item.split("=", 1) for item in args.sample_histograms)
+    stages.merge_samples(_analysis(args), sample_histograms=inputs, output=args.output)
+
+
+def cmd_workspaces(args: argparse.Namespace) -> None:
+    from snakehep import stages
+    from snakehep.samples import load_samples
+
+    analysis = _analysis(args)
+    directory = Path(args.output_dir)
+    signals = [n for n, s in load_samples(analysis).items() if s.kind == "signal"]
+    stages.build_workspaces(
+        analysis,
+        merged=args.merged,
+        background_only_output=directory / "bkgonly.json",
+        patchset_output=directory / "patchset.json",
+        binning_output=directory / "binning.json",
+        signal_outputs={signal: directory / f"{signal}.json" for signal in signals},
+    )
+
+
+def cmd_fit(args: argparse.Namespace) -> None:
+    from snakehep import inference
+
+    spec = _read_json(args.workspace)
+    _emit_json(inference.fit_workspace(spec, asimov=args.asimov, source=args.workspace), args.output)
+
+
+def cmd_ranking(args: argparse.Namespace) -> None:
+    from snakehep import inference
+
+    spec = _read_json(args.workspace)
+    ranking = inference.rank_nuisance_parameters(spec, source=args.workspace)
+    _emit_json({"ranking": ranking}, args.output)
+
+
 def cmd_hypotest(args: argparse.Namespace) -> None:
     from snakehep import inference
 
@@ -75,6 +145,39 @@ def build_parser() -> argparse.ArgumentParser:
     demo_data.add_argument("--config", default="config/config.yaml", help="analysis config")
     demo_data.add_argument("--sample", action="append", help="only this sample (repeatable)")
     demo_data.add_argument("--overwrite", action="store_true", help="regenerate existing files")
+
+    select = add("select", cmd_select, "select, weight and histogram one input file of a sample")
+    select.add_argument("--config", default="config/config.yaml", help="analysis config")
+    select.add_argument("--sample", required=True, help="sample name (a key of samples)")
+    select.add_argument("--input", required=True, help="input ROOT file")
+    select.add_argument("--histograms", required=True, help="output ROOT file of histograms")
+    select.add_argument("--summary", required=True, help="output JSON: cutflow, sum of genWeight")
+
+    merge = add("merge-sample", cmd_merge_sample, "merge and normalise the per-file results of a sample")
+    merge.add_argument("--config", default="config/config.yaml", help="analysis config")
+    merge.add_argument("--sample", required=True, help="sample name")
+    merge.add_argument("--histograms", required=True, help="output ROOT file")
+    merge.add_argument("--cutflow", required=True, help="output cutflow JSON")
+    merge.add_argument("partial", nargs="+", help="per-file outputs, without .root/.json suffix")
+
+    merge_all = add("merge-samples", cmd_merge_samples, "sum the samples of each process")
+    merge_all.add_argument("--config", default="config/config.yaml", help="analysis config")
+    merge_all.add_argument("-o", "--output", required=True, help="output ROOT file")
+    merge_all.add_argument("sample_histograms", nargs="+", metavar="SAMPLE=FILE")
+
+    workspaces = add("workspaces", cmd_workspaces, "pyhf bkgonly workspace, patchset, and one per signal")
+    workspaces.add_argument("--config", default="config/config.yaml", help="analysis config")
+    workspaces.add_argument("--merged", default="results/histograms/merged.root")
+    workspaces.add_argument("--output-dir", default="results/workspaces")
+
+    fit = add("fit", cmd_fit, "maximum-likelihood fit of a pyhf workspace (pulls, yields)")
+    fit.add_argument("workspace", help="pyhf workspace JSON")
+    fit.add_argument("--asimov", action="store_true", help="fit the pre-fit Asimov data set")
+    fit.add_argument("-o", "--output", help="write the JSON here instead of stdout")
+
+    ranking = add("ranking", cmd_ranking, "impact of each nuisance parameter on the POI")
+    ranking.add_argument("workspace", help="pyhf workspace JSON")
+    ranking.add_argument("-o", "--output", help="write the JSON here instead of stdout")
 
     hypotest = add("hypotest", cmd_hypotest, "CLs at one signal strength (asymptotic, q~mu)")
     hypotest.add_argument("workspace", help="pyhf workspace JSON")
