@@ -492,13 +492,17 @@ class ColumnScope:
         return frozenset(self.plan.branches)
 
     def _collection(self, name: str) -> Objects:
+        """The ``name_*`` branches as one collection; each branch is read when first used."""
         fields = self.plan.collections[name]
-        columns = {f: self.branch(f"{name}_{f}") for f in fields}
-        offsets = next(iter(columns.values())).offsets
-        for f, column in columns.items():
-            if column.offsets is None or not np.array_equal(column.offsets, offsets):
-                raise Unsupported(f"{name}_{f} does not match the other {name} fields")
-        getters = {f: (lambda f=f: columns[f].values) for f in fields}
+        offsets = self.branch(f"{name}_{fields[0]}").offsets
+
+        def values(field: str) -> np.ndarray:
+            column = self.branch(f"{name}_{field}")
+            if column.offsets is not offsets:  # branch_columns shares equal offsets
+                raise Unsupported(f"{name}_{field} does not match the other {name} fields")
+            return column.values
+
+        getters = {f: (lambda f=f: values(f)) for f in fields}
         return Objects(offsets, getters, set(FOUR_MOMENTUM) <= set(fields))
 
     def evaluate(self, expression: Expression) -> Any:

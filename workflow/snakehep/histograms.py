@@ -133,13 +133,13 @@ class HistogramFiller:
         store = HistogramStore()
         for name, histogram in self.histograms.items():
             edges = histogram.axes[2].edges
-            for region in histogram.axes[0]:
-                for variation in histogram.axes[1]:
-                    view = histogram[{"region": region, "variation": variation}].view(flow=True)
+            view = histogram.view(flow=True)  # category axes: no underflow, so index i is bin i
+            for i, region in enumerate(histogram.axes[0]):
+                for j, variation in enumerate(histogram.axes[1]):
                     store[(region, name, variation)] = Bins(
                         edges=np.asarray(edges),
-                        values=np.array(view.value),
-                        variances=np.array(view.variance),
+                        values=np.array(view.value[i, j]),
+                        variances=np.array(view.variance[i, j]),
                         entries=self.entries.get((region, name, variation), 0),
                     )
         return store
