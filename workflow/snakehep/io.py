@@ -23,11 +23,18 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     )
     os.close(handle)
     temporary_path = Path(temporary)
+    os.chmod(temporary_path, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are shared files
     try:
         yield temporary_path
         os.replace(temporary_path, final)
     finally:
         temporary_path.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -9,8 +9,8 @@ written at :data:`DPI`. When ``output`` is a PDF, a PNG with the same stem is wr
 as well (for reports and quick viewing).
 
 All plots use the mplhep CMS style (applied in a style context, so the global rcParams are left
-alone) and the experiment label from :func:`mplhep.cms.label`: "CMS Open Data" with the
-luminosity for anything built from data, "CMS Simulation" for MC-only plots.
+alone) and the label from :func:`mplhep.label.exp_label`: "snakehep Demo" with the
+luminosity for anything built from data, "snakehep Simulation" for MC-only plots.
 
 Artists that tests and callers may want to find carry a ``gid`` (``artist.get_gid()``), e.g.
 ``"stack:dy"``, ``"data"``, ``"observed"``, ``"pull:alpha_lumi"``.
@@ -51,7 +51,9 @@ log = logging.getLogger(__name__)
 
 DPI = 150
 COM_TEV = 13
-LABEL_TEXT = "Open Data"
+# The demo's data are generated: label plots with the template's name, not an experiment's.
+EXPERIMENT = "snakehep"
+LABEL_TEXT = "Demo"
 RATIO_LIMITS = (0.5, 1.5)
 STYLE = mplhep.style.CMS
 _SUFFIXES = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
@@ -90,8 +92,9 @@ def _lumi_fb(luminosity_pb: float | None) -> str | None:
 
 
 def _experiment_label(ax: Any, *, data: bool, luminosity_pb: float | None, loc: int = 0) -> None:
-    mplhep.cms.label(
-        text=LABEL_TEXT if data else "",
+    mplhep.label.exp_label(
+        exp=EXPERIMENT,
+        text=LABEL_TEXT if data else "Simulation",
         data=data,
         lumi=_lumi_fb(luminosity_pb),
         com=COM_TEV,
