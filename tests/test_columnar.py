@@ -99,3 +99,21 @@ def test_unsupported_falls_back_to_reference(analysis_config, demo_file, monkeyp
     sample = Sample("ttbar", "ttbar", "background", ("x",), xsec=1.0)
     result = process_file(compile_analysis(analysis_config), sample, str(demo_file))
     assert result.histograms[("SR", "ht", "nominal")].entries == result.cutflow[-2]["raw"]
+
+
+def test_fill_variations_bins_as_boost_histogram():
+    from snakehep.histograms import HistogramFiller, Observable
+
+    edges = np.array([0.0, 1.0, 2.0, 5.0])
+    values = np.array([-1.0, 0.0, 0.999, 1.0, 4.99, 5.0, 7.0, np.nan, np.inf, -np.inf, 2.0])
+    weights = {"nominal": np.linspace(0.5, 2.0, len(values)), "x_up": np.full(len(values), 3.0)}
+    observables = {"x": Observable("x", None, edges, "x")}
+    one_by_one = HistogramFiller(observables, ["SR"], list(weights))
+    together = HistogramFiller(observables, ["SR"], list(weights))
+    for variation, weight in weights.items():
+        one_by_one.fill("x", region="SR", variation=variation, values=values, weights=weight)
+    together.fill_variations("x", region="SR", values=values, weights=weights)
+    for key, bins in one_by_one.store().items():
+        assert np.array_equal(together.store()[key].values, bins.values), key
+        assert np.array_equal(together.store()[key].variances, bins.variances), key
+        assert together.store()[key].entries == bins.entries

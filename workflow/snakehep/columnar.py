@@ -98,28 +98,39 @@ def elementwise(function: Callable, *inputs: Any) -> Column:
     return Column(result, offsets, present)
 
 
-class Objects:
-    """A collection per event (muons, jets): event offsets and flat per-object fields, each
-    fetched the first time it is used."""
+class _Fields:
+    """Named flat arrays picked by ``index`` (None: all) from the arrays ``source(name)`` of a
+    whole collection; each is gathered once, when first used, however many selections and
+    event subsets lie in between."""
 
-    def __init__(self, offsets, fields: Mapping[str, Callable[[], np.ndarray]], is_vector: bool):
-        self.offsets = offsets
-        self.is_vector = is_vector
-        self._getters = dict(fields)
+    def __init__(self, source, names: tuple[str, ...], index: np.ndarray | None) -> None:
+        self._source, self.field_names, self.index = source, names, index
         self._fields: dict[str, np.ndarray] = {}
 
-    @property
-    def field_names(self) -> tuple[str, ...]:
-        return tuple(self._getters)
+    def field(self, name: str) -> np.ndarray:
+        if name not in self._fields:
+            values = self._source(name)
+            self._fields[name] = values if self.index is None else values[self.index]
+        return self._fields[name]
+
+    def _picked(self, keep: np.ndarray) -> np.ndarray:
+        """The index of the objects where ``keep`` is true (booleans) or at ``keep`` (integers)."""
+        if self.index is not None:
+            return self.index[keep]
+        return np.flatnonzero(keep) if keep.dtype == np.bool_ else keep
+
+
+class Objects(_Fields):
+    """A collection per event (muons, jets): event offsets and flat per-object fields."""
+
+    def __init__(self, offsets, source, names, is_vector: bool, index=None) -> None:
+        super().__init__(source, tuple(names), index)
+        self.offsets = offsets
+        self.is_vector = is_vector
 
     @property
     def counts(self) -> np.ndarray:
         return np.diff(self.offsets)
-
-    def field(self, name: str) -> np.ndarray:
-        if name not in self._fields:
-            self._fields[name] = self._getters[name]()
-        return self._fields[name]
 
     def column(self, name: str) -> Column:
         return Column(self.field(name), self.offsets)
@@ -127,55 +138,53 @@ class Objects:
     def momenta(self):
         return _momenta({f: self.field(f) for f in FOUR_MOMENTUM})
 
-    def _filtered(self, offsets, flat_keep: np.ndarray) -> Objects:
-        getters = {name: (lambda name=name: self.field(name)[flat_keep]) for name in self._getters}
-        return Objects(offsets, getters, self.is_vector)
+    def _subset(self, offsets, keep: np.ndarray) -> Objects:
+        return Objects(offsets, self._source, self.field_names, self.is_vector, self._picked(keep))
 
     def select(self, keep: np.ndarray) -> Objects:
         """The objects where ``keep`` (one boolean per object) is true."""
         kept_before = _offsets_from_counts(keep)  # kept objects before each object
-        return self._filtered(kept_before[self.offsets], keep)
+        return self._subset(kept_before[self.offsets], keep)
 
     def take(self, events: EventSubset) -> Objects:
         """The collections of a subset of the events."""
-        return self._filtered(*events.lists(self.offsets))
+        return self._subset(*events.lists(self.offsets))
+
+    def take_events(self, rows: np.ndarray) -> Objects:
+        """The collections of the events at ``rows`` (sorted)."""
+        counts = self.counts[rows]
+        offsets = _offsets_from_counts(counts)
+        start_shift = np.repeat(self.offsets[:-1][rows] - offsets[:-1], counts)
+        return self._subset(offsets, np.arange(offsets[-1]) + start_shift)
 
     def nth(self, index: int) -> Record:
-        counts = self.counts
-        present = counts > index
+        """The index-th object of every event (missing where there are fewer)."""
+        present = self.counts > index
         position = self.offsets[:-1] + index
         if present.all():
             present = None
-        else:
+        else:  # any valid position: the values are missing anyway
             position = np.where(present, position, 0)
-
-        def getter(name):
-            values = self.field(name)
-            return values[position] if len(values) else np.zeros(len(position), values.dtype)
-
-        fields = {name: (lambda name=name: getter(name)) for name in self._getters}
-        return Record(fields, present, self.is_vector)
+            if self.offsets[-1] == 0:
+                return Record(_zeros(self, len(position)), self.field_names, np.zeros(0, int),
+                              present, self.is_vector)
+        return Record(self._source, self.field_names, self._picked(position), present,
+                      self.is_vector)
 
 
-class Record:
+def _zeros(objects: Objects, n_events: int):
+    return lambda name: np.zeros(n_events, objects.field(name).dtype)
+
+
+class Record(_Fields):
     """One object per event (``muons[0]``), or a sum of four-momenta; ``present`` marks the
     events that have it (None: all do)."""
 
-    def __init__(self, fields, present, is_vector, momenta=None) -> None:
-        self._getters = dict(fields)
-        self._fields: dict[str, np.ndarray] = {}
+    def __init__(self, source, names, index, present, is_vector, momenta=None) -> None:
+        super().__init__(source, tuple(names), index)
         self.present = present
         self.is_vector = is_vector
         self._momenta = momenta
-
-    @property
-    def field_names(self) -> tuple[str, ...]:
-        return tuple(self._getters)
-
-    def field(self, name: str) -> np.ndarray:
-        if name not in self._fields:
-            self._fields[name] = self._getters[name]()
-        return self._fields[name]
 
     def momenta(self):
         if self._momenta is None:
@@ -185,15 +194,15 @@ class Record:
     def take(self, events: EventSubset) -> Record:
         keep = events.keep
         present = None if self.present is None else self.present[keep]
-        fields = {name: (lambda name=name: self.field(name)[keep]) for name in self._getters}
         momenta = None if self._momenta is None else self._momenta[keep]
-        return Record(fields, present, self.is_vector, momenta)
+        index = None if self.index is None else self.index[keep]
+        return Record(self._source, self.field_names, index, present, self.is_vector, momenta)
 
     def _combine(self, other, operation):
         if not (isinstance(other, Record) and self.is_vector and other.is_vector):
             raise Unsupported("arithmetic on records that are not four-vectors")
         momenta = operation(self.momenta(), other.momenta())
-        return Record({}, _both(self.present, other.present), True, momenta)
+        return Record(None, (), None, _both(self.present, other.present), True, momenta)
 
     def __add__(self, other):
         return self._combine(other, lambda a, b: a + b)
@@ -419,6 +428,9 @@ class ColumnScope:
         self._cache: dict[tuple[str, str], Any] = {}
         self._resolving: set[str] = set()
 
+    def _root(self) -> ColumnScope:
+        return self if self.parent is None else self.parent._root()
+
     def narrow(self, keep: np.ndarray) -> ColumnScope:
         """The scope of the events where ``keep`` is true."""
         if keep.all():
@@ -493,6 +505,8 @@ class ColumnScope:
 
     def _collection(self, name: str) -> Objects:
         """The ``name_*`` branches as one collection; each branch is read when first used."""
+        if self.parent is not None:
+            return self._root().resolve(name).take_events(self.rows)
         fields = self.plan.collections[name]
         offsets = self.branch(f"{name}_{fields[0]}").offsets
 
@@ -502,8 +516,7 @@ class ColumnScope:
                 raise Unsupported(f"{name}_{field} does not match the other {name} fields")
             return column.values
 
-        getters = {f: (lambda f=f: values(f)) for f in fields}
-        return Objects(offsets, getters, set(FOUR_MOMENTUM) <= set(fields))
+        return Objects(offsets, values, fields, set(FOUR_MOMENTUM) <= set(fields))
 
     def evaluate(self, expression: Expression) -> Any:
         return expression.evaluate(self.resolve, backend=NUMPY)

@@ -129,6 +129,25 @@ class HistogramFiller:
         key = (region, observable, variation)
         self.entries[key] = self.entries.get(key, 0) + len(values)
 
+    def fill_variations(
+        self, observable: str, *, region: str, values: np.ndarray, weights: Mapping[str, np.ndarray]
+    ) -> None:
+        """Fill the same per-event ``values`` (a flat numpy array, none missing) once per
+        variation with its weights: :meth:`fill` for each, binning the values only once."""
+        histogram = self.histograms[observable]
+        # upper_bound on the edges, as boost's Variable axis: 0 is the underflow, NaN overflows
+        bins = np.searchsorted(histogram.axes[2].edges, values, side="right")
+        n_bins = len(histogram.axes[2].edges) + 1
+        view = histogram.view(flow=True)
+        i = histogram.axes[0].index(region)
+        for variation, weight in weights.items():
+            weight = np.asarray(weight, dtype=np.float64)
+            j = histogram.axes[1].index(variation)
+            view.value[i, j] += np.bincount(bins, weights=weight, minlength=n_bins)
+            view.variance[i, j] += np.bincount(bins, weights=weight * weight, minlength=n_bins)
+            key = (region, observable, variation)
+            self.entries[key] = self.entries.get(key, 0) + len(values)
+
     def store(self) -> HistogramStore:
         store = HistogramStore()
         for name, histogram in self.histograms.items():

@@ -220,12 +220,12 @@ def _process_chunk(
         _reference_chunk(analysis, chunk, plan, filler, cutflow, generator_weight, is_simulation)
         return generator_weight
     cutflow.add(masks, weight)
-    for name, region, variation, values, weights in fills:
-        filler.fill(name, region=region, variation=variation, values=values, weights=weights)
+    for name, region, values, weights in fills:
+        filler.fill_variations(name, region=region, values=values, weights=weights)
     return generator_weight
 
 
-Fill = tuple[str, str, str, np.ndarray, np.ndarray]  # observable, region, variation, values, weights
+Fill = tuple[str, str, np.ndarray, dict[str, np.ndarray]]  # observable, region, values, weights
 
 
 def _columnar_chunk(
@@ -275,8 +275,8 @@ def _columnar_fills(analysis, scope, masks, weights) -> list[Fill]:
         value = scope.evaluate(observable.expression)
         for region, in_region in regions.items():
             values, events = columnar.values_in(value, in_region)
-            for variation, weight in weights.items():
-                fills.append((name, region, variation, values, weight[events]))
+            if len(values):
+                fills.append((name, region, values, {v: w[events] for v, w in weights.items()}))
     return fills
 
 
