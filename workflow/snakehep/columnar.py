@@ -370,22 +370,42 @@ def _take(value: Any, events: EventSubset) -> Any:
     raise Unsupported(f"cannot subset {type(value).__name__}")
 
 
-def branch_columns(chunk: ak.Array, shifted: Mapping[str, float] | None = None):
-    """``name -> Column`` for the branches of a chunk read by uproot (optionally some branches
-    scaled by a factor, as shape variations do)."""
-    shifted = shifted or {}
-    layout = chunk.layout
-    distinct_offsets: list[np.ndarray] = []  # one object per distinct offsets: subsets are shared
+class ChunkBranches:
+    """``name -> Column`` for the branches of a chunk read by uproot, each converted once."""
 
-    def shared(offsets: np.ndarray) -> np.ndarray:
-        for known in distinct_offsets:
-            if np.array_equal(known, offsets):
+    def __init__(self, chunk: ak.Array) -> None:
+        self._layout = chunk.layout
+        self._columns: dict[str, Column] = {}
+        self._distinct_offsets: list[np.ndarray] = []  # equal offsets share one array
+
+    def __call__(self, name: str) -> Column:
+        if name not in self._columns:
+            self._columns[name] = self._convert(name)
+        return self._columns[name]
+
+    def shifted(self, factors: Mapping[str, float]) -> Callable[[str], Column]:
+        """The branches with some scaled by a factor, as shape variations do."""
+        cache: dict[str, Column] = {}
+
+        def column(name: str) -> Column:
+            if name not in factors:
+                return self(name)
+            if name not in cache:
+                nominal = self(name)
+                cache[name] = Column(nominal.values * factors[name], nominal.offsets)
+            return cache[name]
+
+        return column
+
+    def _shared(self, offsets: np.ndarray) -> np.ndarray:
+        for known in self._distinct_offsets:
+            if known is offsets or np.array_equal(known, offsets):
                 return known
-        distinct_offsets.append(offsets)
+        self._distinct_offsets.append(offsets)
         return offsets
 
-    def column(name: str) -> Column:
-        content = layout.content(name)
+    def _convert(self, name: str) -> Column:
+        content = self._layout.content(name)
         if isinstance(content, ak.contents.NumpyArray):
             result = Column(content.data)
         elif isinstance(content, ak.contents.ListOffsetArray) and isinstance(
@@ -393,16 +413,12 @@ def branch_columns(chunk: ak.Array, shifted: Mapping[str, float] | None = None):
         ):
             offsets = np.asarray(content.offsets.data, dtype=np.int64)
             values = content.content.data[offsets[0] : offsets[-1]]
-            result = Column(values, shared(offsets - offsets[0]))
+            result = Column(values, self._shared(offsets - offsets[0] if offsets[0] else offsets))
         else:
             raise Unsupported(f"branch {name} of layout {type(content).__name__}")
         if result.values.ndim != 1:
             raise Unsupported(f"branch {name} is not flat")
-        if name in shifted:
-            result = Column(result.values * shifted[name], result.offsets)
         return result
-
-    return column
 
 
 class ColumnScope:
@@ -512,7 +528,7 @@ class ColumnScope:
 
         def values(field: str) -> np.ndarray:
             column = self.branch(f"{name}_{field}")
-            if column.offsets is not offsets:  # branch_columns shares equal offsets
+            if column.offsets is not offsets:  # ChunkBranches shares equal offsets
                 raise Unsupported(f"{name}_{field} does not match the other {name} fields")
             return column.values
 
@@ -562,16 +578,18 @@ def apply_cuts(selection: Selection, scope: ColumnScope) -> tuple[ChunkSelection
     return result, scope
 
 
-def values_in(value: Any, in_event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def values_in(value: Any, in_event: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """The values to histogram of the events where ``in_event`` is true (missing ones left
-    out, per-object values flattened), and the event index of each (to pick its weight)."""
+    out, per-object values flattened), and the event index of each to pick its weight (None:
+    one value for every event where ``in_event`` is true)."""
     if isinstance(value, SCALARS):
-        events = np.flatnonzero(in_event)
-        return np.full(len(events), value), events
+        return np.full(np.count_nonzero(in_event), value), None
     if not isinstance(value, Column):
         raise Unsupported(f"histogram of {type(value).__name__}")
     if value.offsets is None:
-        chosen = in_event if value.present is None else in_event & value.present
+        if value.present is None:
+            return value.values[in_event], None
+        chosen = in_event & value.present
         return value.values[chosen], np.flatnonzero(chosen)
     if value.present is not None:
         raise Unsupported("missing values per object")

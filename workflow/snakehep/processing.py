@@ -233,7 +233,8 @@ def _columnar_chunk(
 ) -> tuple[ChunkSelection, np.ndarray, list[Fill]]:
     """Cutflow masks, nominal weights and every histogram fill of one chunk, with numpy."""
     selection = analysis.selection
-    scope = columnar.ColumnScope(selection, plan, columnar.branch_columns(chunk), len(chunk))
+    branches = columnar.ChunkBranches(chunk)
+    scope = columnar.ColumnScope(selection, plan, branches, len(chunk))
     # the cutflow counts weighted events at every step: weights for every event
     weights = _columnar_weights(analysis, scope, generator_weight, is_simulation, varied=True)
     masks, selected = columnar.apply_cuts(selection, scope)
@@ -243,8 +244,8 @@ def _columnar_chunk(
     if is_simulation:
         for shape in analysis.shape_variations.values():
             for direction in DIRECTIONS:
-                branches = columnar.branch_columns(chunk, {shape.branch: shape.factor(direction)})
-                scope = columnar.ColumnScope(selection, plan, branches, len(chunk))
+                shifted = branches.shifted({shape.branch: shape.factor(direction)})
+                scope = columnar.ColumnScope(selection, plan, shifted, len(chunk))
                 shifted_masks, selected = columnar.apply_cuts(selection, scope)
                 weight = _columnar_weights(
                     analysis, selected, generator_weight[selected.rows], True, varied=False
@@ -271,12 +272,19 @@ def _columnar_fills(analysis, scope, masks, weights) -> list[Fill]:
     if not np.logical_or.reduce(list(regions.values())).any():
         return []
     fills = []
+    region_weights = {}  # of every event of the region: the common case, picked once
+    for region, in_region in regions.items():
+        region_weights[region] = {v: w[in_region] for v, w in weights.items()}
     for name, observable in analysis.observables.items():
         value = scope.evaluate(observable.expression)
         for region, in_region in regions.items():
             values, events = columnar.values_in(value, in_region)
+            if events is None:
+                chosen = region_weights[region]
+            else:
+                chosen = {v: w[events] for v, w in weights.items()}
             if len(values):
-                fills.append((name, region, values, {v: w[events] for v, w in weights.items()}))
+                fills.append((name, region, values, chosen))
     return fills
 
 

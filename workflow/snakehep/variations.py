@@ -59,20 +59,22 @@ class ScaleFactor:
         variable = scope.evaluate_in(objects, self.variable)
         if not (isinstance(variable, Column) and variable.offsets is not None and variable.present is None):
             raise Unsupported(f"scale factor {self.name}: the variable must be one value per object")
-        return {
-            key: _product_per_event(value, variable.offsets)
-            for key, value in self.per_object(variable.values).items()
-        }
+        return _product_per_event(self.per_object(variable.values), variable.offsets)
 
 
-def _product_per_event(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Product over each event's objects, left to right (1 for none), as ``ak.prod``."""
+def _product_per_event(
+    factors: Mapping[str, np.ndarray], offsets: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Products over each event's objects, left to right (1 for none), as ``ak.prod``."""
     counts = np.diff(offsets)
-    result = np.ones(len(counts))
     filled = counts > 0
-    if filled.any():
-        result[filled] = np.multiply.reduceat(values, offsets[:-1][filled])
-    return result
+    starts = offsets[:-1][filled]
+    products = {}
+    for key, values in factors.items():
+        products[key] = np.ones(len(counts))
+        if len(starts):
+            products[key][filled] = np.multiply.reduceat(values, starts)
+    return products
 
 
 @dataclass(frozen=True)
