@@ -117,3 +117,25 @@ def test_fill_variations_bins_as_boost_histogram():
         assert np.array_equal(together.store()[key].values, bins.values), key
         assert np.array_equal(together.store()[key].variances, bins.variances), key
         assert together.store()[key].entries == bins.entries
+
+
+@pytest.mark.parametrize("names", [None, ["fail_no_muons"], ["fail_trigger", "fail_no_muons"], ["cr"]])
+def test_hand_built_events_same_masks_as_reference(default_config, names):
+    import awkward as ak
+
+    from snakehep import columnar
+    from snakehep.selection import EventScope, apply_cuts, compile_selection, plan_branches
+    from test_selection import EVENTS, nanoaod
+
+    selection = compile_selection(default_config)
+    branches = nanoaod(EVENTS)
+    plan = plan_branches(selection, ak.fields(branches))
+    chunk = branches[list(plan.branches)]
+    if names is not None:  # a chunk of only these events, typed as read from a file
+        chunk = ak.to_packed(chunk[[list(EVENTS).index(name) for name in names]])
+    reference = apply_cuts(selection, EventScope(selection, chunk, plan))
+    scope = columnar.ColumnScope(selection, plan, columnar.ChunkBranches(chunk), len(chunk))
+    fast, _ = columnar.apply_cuts(selection, scope)
+    assert fast.step_masks.keys() == reference.step_masks.keys()
+    for step, mask in reference.step_masks.items():
+        assert fast.step_masks[step].tolist() == mask.tolist(), step

@@ -166,8 +166,8 @@ class Objects(_Fields):
         else:  # any valid position: the values are missing anyway
             position = np.where(present, position, 0)
             if self.offsets[-1] == 0:
-                return Record(_zeros(self, len(position)), self.field_names, np.zeros(0, int),
-                              present, self.is_vector)
+                return Record(_zeros(self, len(position)), self.field_names, None, present,
+                              self.is_vector)
         return Record(self._source, self.field_names, self._picked(position), present,
                       self.is_vector)
 
@@ -177,38 +177,62 @@ def _zeros(objects: Objects, n_events: int):
 
 
 class Record(_Fields):
-    """One object per event (``muons[0]``), or a sum of four-momenta; ``present`` marks the
-    events that have it (None: all do)."""
+    """One object per event (``muons[0]``), or a sum of four-momenta (fields ``rho``, ``phi``,
+    ``eta``, ``tau`` as vector names them); ``present`` marks the events that have it (None:
+    all do)."""
 
-    def __init__(self, source, names, index, present, is_vector, momenta=None) -> None:
+    def __init__(self, source, names, index, present, is_vector) -> None:
         super().__init__(source, tuple(names), index)
         self.present = present
         self.is_vector = is_vector
-        self._momenta = momenta
-
-    def momenta(self):
-        if self._momenta is None:
-            self._momenta = _momenta({f: self.field(f) for f in FOUR_MOMENTUM})
-        return self._momenta
 
     def take(self, events: EventSubset) -> Record:
-        keep = events.keep
-        present = None if self.present is None else self.present[keep]
-        momenta = None if self._momenta is None else self._momenta[keep]
-        index = None if self.index is None else self.index[keep]
-        return Record(self._source, self.field_names, index, present, self.is_vector, momenta)
+        present = None if self.present is None else self.present[events.keep]
+        index = self._picked(events.keep)
+        return Record(self._source, self.field_names, index, present, self.is_vector)
+
+    def coordinates(self) -> tuple[np.ndarray, ...]:
+        """(rho, phi, eta, tau): vector's coordinates of a Momentum4D (pt, phi, eta, mass)."""
+        names = TAU_COORDINATES if "tau" in self.field_names else ("pt", "phi", "eta", "mass")
+        return tuple(self.field(name) for name in names)
+
+    def momenta(self):
+        return _momenta(dict(zip(TAU_COORDINATES, self.coordinates())))
 
     def _combine(self, other, operation):
         if not (isinstance(other, Record) and self.is_vector and other.is_vector):
             raise Unsupported("arithmetic on records that are not four-vectors")
-        momenta = operation(self.momenta(), other.momenta())
-        return Record(None, (), None, _both(self.present, other.present), True, momenta)
+        if operation == "+" and _LORENTZ_ADD is not None:
+            with np.errstate(all="ignore"):
+                coordinates = _LORENTZ_ADD(np, *self.coordinates(), *other.coordinates())
+        else:
+            result = self.momenta() - other.momenta()
+            coordinates = tuple(np.asarray(getattr(result, c)) for c in TAU_COORDINATES)
+        fields = dict(zip(TAU_COORDINATES, coordinates))
+        present = _both(self.present, other.present)
+        return Record(fields.__getitem__, TAU_COORDINATES, None, present, True)
 
     def __add__(self, other):
-        return self._combine(other, lambda a, b: a + b)
+        return self._combine(other, "+")
 
     def __sub__(self, other):
-        return self._combine(other, lambda a, b: a - b)
+        return self._combine(other, "-")
+
+
+TAU_COORDINATES = ("rho", "phi", "eta", "tau")
+# vector properties that are a coordinate of the record itself (the same numbers vector gives)
+_SAME_AS_COORDINATE = {"pt": "rho", "rho": "pt", "mass": "tau", "tau": "mass"}
+
+# vector's own formulas, called on numpy arrays as its awkward and numpy backends do, without
+# building vector's structured arrays (fallback: its public numpy backend)
+try:
+    from vector._compute.lorentz.add import dispatch_map as _add_map
+    from vector._compute.spatial.deltaR import rhophi_eta_rhophi_eta as _DELTA_R
+    from vector._methods import AzimuthalRhoPhi, LongitudinalEta, TemporalTau
+
+    _LORENTZ_ADD = _add_map[(AzimuthalRhoPhi, LongitudinalEta, TemporalTau) * 2][0]
+except (ImportError, KeyError, AttributeError):  # pragma: no cover - other vector versions
+    _LORENTZ_ADD = _DELTA_R = None
 
 
 def _momenta(fields: Mapping[str, np.ndarray]):
@@ -225,6 +249,8 @@ def attribute(value: Any, name: str) -> Column:
     elif isinstance(value, Record):
         if name in value.field_names:
             return Column(value.field(name), None, value.present)
+        if value.is_vector and _SAME_AS_COORDINATE.get(name) in value.field_names:
+            return Column(value.field(_SAME_AS_COORDINATE[name]), None, value.present)
         if name in VECTOR_PROPERTIES and value.is_vector:
             return Column(np.asarray(getattr(value.momenta(), name)), None, value.present)
     raise Unsupported(f"attribute {name!r} of {type(value).__name__}")
@@ -308,12 +334,21 @@ def min_delta_r(objects, others) -> Column:
     theirs = np.arange(first_pair[-1]) + np.repeat(others.offsets[:-1][event] - first_pair[:-1], partners)
     result = np.full(len(event), np.inf)  # float64, as awkward's fill_none(..., inf) gives
     if len(mine):
-        mine_p = _momenta({f: objects.field(f)[mine] for f in ("pt", "eta", "phi")})
-        theirs_p = _momenta({f: others.field(f)[theirs] for f in ("pt", "eta", "phi")})
-        distances = np.asarray(mine_p.deltaR(theirs_p))
+        distances = _delta_r(
+            *(objects.field(f)[mine] for f in ("pt", "phi", "eta")),
+            *(others.field(f)[theirs] for f in ("pt", "phi", "eta")),
+        )
         paired = partners > 0
         result[paired] = np.minimum.reduceat(distances, first_pair[:-1][paired])
     return Column(result, objects.offsets)
+
+
+def _delta_r(rho1, phi1, eta1, rho2, phi2, eta2) -> np.ndarray:
+    if _DELTA_R is not None:
+        with np.errstate(all="ignore"):
+            return _DELTA_R(np, rho1, phi1, eta1, rho2, phi2, eta2)
+    first = _momenta({"rho": rho1, "phi": phi1, "eta": eta1})
+    return np.asarray(first.deltaR(_momenta({"rho": rho2, "phi": phi2, "eta": eta2})))
 
 
 def _ufunc(function):
