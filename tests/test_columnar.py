@@ -101,11 +101,17 @@ def test_unsupported_falls_back_to_reference(analysis_config, demo_file, monkeyp
     assert result.histograms[("SR", "ht", "nominal")].entries == result.cutflow[-2]["raw"]
 
 
-def test_fill_variations_bins_as_boost_histogram():
+@pytest.mark.parametrize("edges", [[0.0, 1.0, 2.0, 5.0], np.linspace(-2.4, 2.4, 25)])
+def test_fill_variations_bins_as_boost_histogram(edges):
     from snakehep.histograms import HistogramFiller, Observable
 
-    edges = np.array([0.0, 1.0, 2.0, 5.0])
-    values = np.array([-1.0, 0.0, 0.999, 1.0, 4.99, 5.0, 7.0, np.nan, np.inf, -np.inf, 2.0])
+    edges = np.asarray(edges)
+    rng = np.random.default_rng(1)
+    values = np.concatenate([
+        [-1.0, 0.0, 0.999, 1.0, 4.99, 5.0, 7.0, np.nan, np.inf, -np.inf, 2.0],
+        edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf),
+        rng.uniform(-3, 6, 1000), rng.uniform(-3, 6, 1000).astype(np.float32),
+    ])
     weights = {"nominal": np.linspace(0.5, 2.0, len(values)), "x_up": np.full(len(values), 3.0)}
     observables = {"x": Observable("x", None, edges, "x")}
     one_by_one = HistogramFiller(observables, ["SR"], list(weights))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import awkward as ak
+import boost_histogram as bh
 import hist
 import numpy as np
 import uproot
@@ -92,6 +93,28 @@ class HistogramStore(dict[Key, Bins]):
         return HistogramStore({(prefix, *key): bins for key, bins in self.items()})
 
 
+class FlowBinning:
+    """Bin index of values as boost's Variable axis gives it (upper bound on the edges), with
+    0 the underflow and ``len(edges)`` the overflow (NaN included)."""
+
+    def __init__(self, edges: np.ndarray) -> None:
+        self.edges = np.asarray(edges, dtype=np.float64)
+        n = len(self.edges) - 1
+        uniform = np.array_equal(self.edges, np.linspace(self.edges[0], self.edges[-1], n + 1))
+        # equal-width bins: a regular axis guesses within one bin, much faster than a search
+        self._guess = bh.axis.Regular(n, self.edges[0], self.edges[-1]) if uniform else None
+        self._lower = np.concatenate([[-np.inf], self.edges])
+        self._upper = np.concatenate([self.edges, [np.inf]])
+
+    def index(self, values: np.ndarray) -> np.ndarray:
+        if self._guess is None:
+            return np.searchsorted(self.edges, values, side="right")
+        bins = np.asarray(self._guess.index(values), dtype=np.intp) + 1
+        bins -= values < self._lower[bins]
+        bins += values >= self._upper[bins]
+        return np.minimum(bins, len(self.edges), out=bins)  # +inf stays in the overflow
+
+
 class HistogramFiller:
     """Accumulates the histograms of one job (one input file, many chunks)."""
 
@@ -109,6 +132,7 @@ class HistogramFiller:
             )
             for name, observable in observables.items()
         }
+        self._binnings: dict[str, FlowBinning] = {}
 
     def fill(
         self, observable: str, *, region: str, variation: str, values: Any, weights: np.ndarray
@@ -135,8 +159,8 @@ class HistogramFiller:
         """Fill the same per-event ``values`` (a flat numpy array, none missing) once per
         variation with its weights: :meth:`fill` for each, binning the values only once."""
         histogram = self.histograms[observable]
-        # upper_bound on the edges, as boost's Variable axis: 0 is the underflow, NaN overflows
-        bins = np.searchsorted(histogram.axes[2].edges, values, side="right")
+        binning = self._binnings.setdefault(observable, FlowBinning(histogram.axes[2].edges))
+        bins = binning.index(values)
         n_bins = len(histogram.axes[2].edges) + 1
         view = histogram.view(flow=True)
         i = histogram.axes[0].index(region)
