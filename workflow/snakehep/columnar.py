@@ -591,26 +591,46 @@ def event_mask(value: Any, n_events: int) -> np.ndarray:
     return value.mask()
 
 
-def apply_cuts(selection: Selection, scope: ColumnScope) -> tuple[ChunkSelection, ColumnScope]:
-    """Cut by cut on the events still alive; returns the cumulative masks over the chunk (as
-    :func:`snakehep.selection.apply_cuts`) and the scope of the events passing every cut."""
+def select(
+    selection: Selection, scope: ColumnScope, on_cut: Callable[..., None] | None = None
+) -> tuple[ColumnScope, dict[str, np.ndarray]]:
+    """Cut by cut on the events still alive: the scope of the events passing every cut, and
+    each region's mask over them. ``on_cut(name, scope, keep)`` sees every cut's outcome."""
+    for name, expression in selection.cuts:
+        keep = event_mask(scope.evaluate(expression), scope.n_events)
+        if on_cut is not None:
+            on_cut(name, scope, keep)
+        scope = scope.narrow(keep)
+    if not selection.regions:
+        return scope, {IMPLICIT_REGION: np.ones(scope.n_events, dtype=bool)}
+    regions = {
+        name: event_mask(scope.evaluate(expression), scope.n_events)
+        for name, expression in selection.regions.items()
+    }
+    return scope, regions
+
+
+def apply_cuts(
+    selection: Selection, scope: ColumnScope
+) -> tuple[ChunkSelection, ColumnScope, dict[str, np.ndarray]]:
+    """:func:`select`, plus the cumulative masks over the whole chunk that the cutflow counts
+    (as :func:`snakehep.selection.apply_cuts` gives them)."""
     result = ChunkSelection()
     passed = np.ones(scope.n_events, dtype=bool)
     result.step_masks["all"] = passed
-    for name, expression in selection.cuts:
-        keep = event_mask(scope.evaluate(expression), scope.n_events)
+
+    def record(name, scope, keep):
+        nonlocal passed
         passed = passed.copy()
         passed[scope.rows[~keep]] = False
-        scope = scope.narrow(keep)
         result.step_masks[name] = passed
-    for name, expression in selection.regions.items():
-        region = np.zeros_like(passed)
-        region[scope.rows[event_mask(scope.evaluate(expression), scope.n_events)]] = True
-        result.step_masks[name] = region
-    if not selection.regions:
-        result.step_masks[IMPLICIT_REGION] = passed
-    result.region_names = tuple(selection.regions) or (IMPLICIT_REGION,)
-    return result, scope
+
+    selected, regions = select(selection, scope, record)
+    for name, in_region in regions.items():
+        result.step_masks[name] = np.zeros_like(passed)
+        result.step_masks[name][selected.rows[in_region]] = True
+    result.region_names = tuple(regions)
+    return result, selected, regions
 
 
 def values_in(value: Any, in_event: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

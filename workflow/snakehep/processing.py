@@ -237,21 +237,21 @@ def _columnar_chunk(
     scope = columnar.ColumnScope(selection, plan, branches, len(chunk))
     # the cutflow counts weighted events at every step: weights for every event
     weights = _columnar_weights(analysis, scope, generator_weight, is_simulation, varied=True)
-    masks, selected = columnar.apply_cuts(selection, scope)
+    masks, selected, regions = columnar.apply_cuts(selection, scope)
     fills = _columnar_fills(
-        analysis, selected, masks, {name: w[selected.rows] for name, w in weights.items()}
+        analysis, selected, regions, {name: w[selected.rows] for name, w in weights.items()}
     )
     if is_simulation:
         for shape in analysis.shape_variations.values():
             for direction in DIRECTIONS:
                 shifted = branches.shifted({shape.branch: shape.factor(direction)})
                 scope = columnar.ColumnScope(selection, plan, shifted, len(chunk))
-                shifted_masks, selected = columnar.apply_cuts(selection, scope)
+                selected, regions = columnar.select(selection, scope)
                 weight = _columnar_weights(
                     analysis, selected, generator_weight[selected.rows], True, varied=False
                 )[NOMINAL]
                 name = f"{shape.name}_{direction}"
-                fills += _columnar_fills(analysis, selected, shifted_masks, {name: weight})
+                fills += _columnar_fills(analysis, selected, regions, {name: weight})
     return masks, weights[NOMINAL], fills
 
 
@@ -266,9 +266,9 @@ def _columnar_weights(analysis, scope, generator_weight, is_simulation, *, varie
     )
 
 
-def _columnar_fills(analysis, scope, masks, weights) -> list[Fill]:
-    """Fills of the events of ``scope`` (those passing all cuts) in each region."""
-    regions = {name: masks.step_masks[name][scope.rows] for name in masks.region_names}
+def _columnar_fills(analysis, scope, regions, weights) -> list[Fill]:
+    """Fills of the events of ``scope`` (those passing all cuts) in each region (masks over
+    these events)."""
     if not np.logical_or.reduce(list(regions.values())).any():
         return []
     fills = []
