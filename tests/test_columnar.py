@@ -8,6 +8,7 @@ import pytest
 
 import snakehep.processing as processing
 from snakehep import demo
+from snakehep.expressions import Expression
 from snakehep.processing import compile_analysis, process_file
 from snakehep.samples import Sample
 from test_processing import LOOSE_SELECTION
@@ -75,6 +76,12 @@ def test_per_object_observable_and_reductions(analysis_config, demo_file, monkey
     analysis_config["histograms"]["dr"] = {
         "expr": "delta_r(mu1, mu2)", "label": "x", "bins": 10, "start": 0, "stop": 5}
     analysis_config["selection"]["regions"]["central"] = "all(abs(muons.eta) < 1.5) and not any(jets.pt > 100)"
+    analysis_config["selection"]["objects"]["far_jets"] = {  # not staged: Jet is counted too
+        "collection": "Jet", "where": "pt > 20 and min_delta_r(Jet, muons) > 0.8 + 0 * count(Jet)"}
+    analysis_config["selection"]["objects"]["far_bjets"] = {  # staged: Jet per object only
+        "collection": "jets", "where": "btagDeepFlavB > 0.1 and min_delta_r(jets, muons) > 1.0"}
+    analysis_config["histograms"]["far"] = {
+        "expr": "count(far_jets) + 10 * count(far_bjets)", "label": "x", "bins": 40, "start": 0, "stop": 40}
     sample = Sample("ttbar", "ttbar", "background", ("x",), xsec=1.0)
     fast, reference = run_both(compile_analysis(analysis_config), sample, str(demo_file), monkeypatch)
     assert_same(fast, reference)
@@ -91,6 +98,23 @@ def test_real_nanoaod_same_as_reference(analysis_config, nanoaod_files, monkeypa
         compile_analysis(analysis_config), sample, str(nanoaod_files[name]), monkeypatch
     )
     assert_same(fast, reference)
+
+
+def test_object_selection_stages():
+    from snakehep.columnar import _stages
+    from snakehep.selection import ObjectDefinition
+
+    def stages(collection, where):
+        definition = ObjectDefinition("x", collection, Expression(where, where="w"))
+        return [stage.text for stage in _stages(definition)]
+
+    assert stages("Jet", "pt > 30 and min_delta_r(Jet, muons) > 0.4 and abs(eta) < 2") == [
+        "(pt > 30) and (abs(eta) < 2)", "(min_delta_r(Jet, muons) > 0.4)"]
+    assert stages("Jet", "pt > 30 and min_delta_r(Jet, muons) > 0.4 * count(Jet)") == [
+        "pt > 30 and min_delta_r(Jet, muons) > 0.4 * count(Jet)"]
+    assert stages("Jet", "min_delta_r(Jet, muons) > 0.4") == ["min_delta_r(Jet, muons) > 0.4"]
+    assert stages("Jet", "pt > 30 or min_delta_r(Jet, muons) > 0.4") == [
+        "pt > 30 or min_delta_r(Jet, muons) > 0.4"]
 
 
 def test_unsupported_falls_back_to_reference(analysis_config, demo_file, monkeypatch):

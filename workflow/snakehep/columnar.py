@@ -10,6 +10,7 @@ to the reference evaluation, which also produces the error messages.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,7 +20,14 @@ import vector
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
 from snakehep.expressions import VECTOR_PROPERTIES, Backend, Expression, UnknownName
-from snakehep.selection import FOUR_MOMENTUM, IMPLICIT_REGION, BranchPlan, ChunkSelection, Selection
+from snakehep.selection import (
+    FOUR_MOMENTUM,
+    IMPLICIT_REGION,
+    BranchPlan,
+    ChunkSelection,
+    ObjectDefinition,
+    Selection,
+)
 
 SCALARS = (bool, int, float, np.bool_, np.integer, np.floating)
 
@@ -32,6 +40,10 @@ def _offsets_from_counts(counts: np.ndarray) -> np.ndarray:
     offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     return offsets
+
+
+def _same(offsets: np.ndarray | None, others: np.ndarray) -> bool:
+    return offsets is others or (offsets is not None and np.array_equal(offsets, others))
 
 
 def _both(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
@@ -535,12 +547,12 @@ class ColumnScope:
             base = self.resolve(definition.collection)
             if not isinstance(base, Objects):
                 raise Unsupported(f"objects {name} from {type(base).__name__}")
-            if definition.where is None:
-                return base
-            keep = self.evaluate_in(base, definition.where)
-            if not (isinstance(keep, Column) and keep.offsets is not None):
-                raise Unsupported(f"object selection {name} is not per object")
-            return base.select(keep.mask())
+            for stage in () if definition.where is None else _stages(definition):
+                keep = self.evaluate_in(base, stage, as_collection=definition.collection)
+                if not (isinstance(keep, Column) and _same(keep.offsets, base.offsets)):
+                    raise Unsupported(f"object selection {name} is not per object")
+                base = base.select(keep.mask())
+            return base
         if name in selection.quantities:
             return self.evaluate(selection.quantities[name])
         if selection.hook is not None:
@@ -572,14 +584,43 @@ class ColumnScope:
     def evaluate(self, expression: Expression) -> Any:
         return expression.evaluate(self.resolve, backend=NUMPY)
 
-    def evaluate_in(self, objects: Objects, expression: Expression) -> Any:
-        """Evaluate with the fields of ``objects`` visible as bare names (object context)."""
+    def evaluate_in(
+        self, objects: Objects, expression: Expression, *, as_collection: str | None = None
+    ) -> Any:
+        """Evaluate with the fields of ``objects`` visible as bare names (object context);
+        ``as_collection`` names ``objects`` too."""
         fields = set(objects.field_names)
 
         def resolve(name: str) -> Any:
-            return objects.column(name) if name in fields else self.resolve(name)
+            if name in fields:
+                return objects.column(name)
+            return objects if name == as_collection else self.resolve(name)
 
         return expression.evaluate(resolve, backend=NUMPY)
+
+
+@functools.lru_cache(maxsize=None)
+def _stages(definition: ObjectDefinition) -> tuple[Expression, ...]:
+    """An object selection as successive stages, each on the objects passing the previous:
+    first the terms of its top-level ``and`` without ``min_delta_r``, then those with it
+    (which pair every object with every other one: better done on fewer objects).
+
+    Staging is only done where the collection itself appears in those terms as the first
+    argument of ``min_delta_r``, one value per object: there it can mean the objects still
+    considered (in the first stage, all of them: the collection is evaluated unchanged).
+    Missing values fail either way, so the selected objects are the same.
+    """
+    terms = definition.where.conjuncts()
+    pairing = [term for term in terms if "min_delta_r" in term.functions]
+    plain = [term for term in terms if term not in pairing]
+    if not (pairing and plain) or not all(
+        term.uses_only_as_argument(definition.collection, "min_delta_r", 0) for term in pairing
+    ):
+        return (definition.where,)
+    return tuple(
+        Expression(" and ".join(f"({term.text})" for term in group), where=definition.where.where)
+        for group in (plain, pairing)
+    )
 
 
 def event_mask(value: Any, n_events: int) -> np.ndarray:

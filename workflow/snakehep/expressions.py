@@ -139,6 +139,27 @@ class Expression:
         called = {node.func.id for node in ast.walk(self._tree) if isinstance(node, ast.Call)}
         self.names = frozenset(names - called)
         self.attributes = frozenset(attributes)
+        self.functions = frozenset(called)
+
+    def conjuncts(self) -> list[Expression]:
+        """The operands of a top-level ``and`` (or the expression itself)."""
+        body = self._tree.body
+        if not (isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And)):
+            return [self]
+        return [Expression(ast.unparse(part), where=self.where) for part in body.values]
+
+    def uses_only_as_argument(self, name: str, function: str, position: int) -> bool:
+        """Whether ``name`` appears only as argument ``position`` of calls to ``function``."""
+        allowed = {
+            id(node.args[position])
+            for node in ast.walk(self._tree)
+            if isinstance(node, ast.Call) and node.func.id == function and len(node.args) > position
+        }
+        return all(
+            id(node) in allowed
+            for node in ast.walk(self._tree)
+            if isinstance(node, ast.Name) and node.id == name
+        )
 
     def _check_call(self, node: ast.Call) -> None:
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
