@@ -66,13 +66,13 @@ class Column(NDArrayOperatorsMixin):
         return elementwise(ufunc, *inputs)
 
     def take(self, events: EventSubset) -> Column:
-        """The values of a subset of the events."""
+        """The values of the events at ``events.positions``."""
         if self.offsets is None:
-            keep, offsets = events.keep, None
+            offsets, picked = None, events.positions
         else:
-            offsets, keep = events.lists(self.offsets)
-        present = None if self.present is None else self.present[keep]
-        return Column(self.values[keep], offsets, present)
+            offsets, picked = events.lists(self.offsets)
+        present = None if self.present is None else self.present[picked]
+        return Column(self.values[picked], offsets, present)
 
     def mask(self) -> np.ndarray:
         """A boolean per value; missing values are false."""
@@ -159,15 +159,8 @@ class Objects(_Fields):
         return self._subset(kept_before[self.offsets], keep)
 
     def take(self, events: EventSubset) -> Objects:
-        """The collections of a subset of the events."""
+        """The collections of the events at ``events.positions``."""
         return self._subset(*events.lists(self.offsets))
-
-    def take_events(self, rows: np.ndarray) -> Objects:
-        """The collections of the events at ``rows`` (sorted)."""
-        counts = self.counts[rows]
-        offsets = _offsets_from_counts(counts)
-        start_shift = np.repeat(self.offsets[:-1][rows] - offsets[:-1], counts)
-        return self._subset(offsets, np.arange(offsets[-1]) + start_shift)
 
     def nth(self, index: int) -> Record:
         """The index-th object of every event (missing where there are fewer)."""
@@ -199,8 +192,8 @@ class Record(_Fields):
         self.is_vector = is_vector
 
     def take(self, events: EventSubset) -> Record:
-        present = None if self.present is None else self.present[events.keep]
-        index = self._picked(events.keep)
+        present = None if self.present is None else self.present[events.positions]
+        index = self._picked(events.positions)
         return Record(self._source, self.field_names, index, present, self.is_vector)
 
     def coordinates(self) -> tuple[np.ndarray, ...]:
@@ -394,18 +387,20 @@ NUMPY = Backend(
 
 
 class EventSubset:
-    """The events where ``keep`` is true, and how that subsets each set of event offsets."""
+    """The events at ``positions`` (sorted) of a larger set, and where their objects are in
+    each list structure (event offsets) of that set."""
 
-    def __init__(self, keep: np.ndarray) -> None:
-        self.keep = keep
+    def __init__(self, positions: np.ndarray) -> None:
+        self.positions = positions
         self._lists: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def lists(self, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """New offsets, and which objects are kept (one boolean per object)."""
+        """New offsets, and the index of the objects kept."""
         if id(offsets) not in self._lists:
-            counts = np.diff(offsets)
-            new = _offsets_from_counts(counts[self.keep])
-            self._lists[id(offsets)] = (offsets, new, np.repeat(self.keep, counts))
+            counts = np.diff(offsets)[self.positions]
+            new = _offsets_from_counts(counts)
+            shift = np.repeat(offsets[:-1][self.positions] - new[:-1], counts)
+            self._lists[id(offsets)] = (offsets, new, np.arange(new[-1]) + shift)
         return self._lists[id(offsets)][1:]
 
 
@@ -486,8 +481,9 @@ class ColumnScope:
         self.selection, self.plan, self._branches = selection, plan, branches
         self.n_events = n_events
         self.parent = parent
-        self.events = None if keep is None else EventSubset(keep)
-        self.rows = np.arange(n_events) if parent is None else parent.rows[keep]  # in the chunk
+        self._kept = None if keep is None else np.flatnonzero(keep)  # positions in the parent
+        self.rows = np.arange(n_events) if parent is None else parent.rows[self._kept]  # in the chunk
+        self._subsets: dict[int, tuple[ColumnScope, EventSubset]] = {}  # of ancestors' events
         self._cache: dict[tuple[str, str], Any] = {}
         self._resolving: set[str] = set()
 
@@ -503,26 +499,33 @@ class ColumnScope:
         )
 
     def _lookup(self, key: tuple[str, str]) -> Any:
+        """The value cached here, or taken (in one step) from the nearest ancestor that has it."""
         if key in self._cache:
             return self._cache[key]
-        if self.parent is None:
+        ancestor = self.parent
+        while ancestor is not None and key not in ancestor._cache:
+            ancestor = ancestor.parent
+        if ancestor is None:
             return None
-        above = self.parent._lookup(key)
-        if above is None:
-            return None
-        self._cache[key] = value = _take(above, self.events)
+        self._cache[key] = value = _take(ancestor._cache[key], self._subset_of(ancestor))
         return value
+
+    def _subset_of(self, ancestor: ColumnScope) -> EventSubset:
+        if id(ancestor) not in self._subsets:
+            self._subsets[id(ancestor)] = (ancestor, EventSubset(self._positions_in(ancestor)))
+        return self._subsets[id(ancestor)][1]
+
+    def _positions_in(self, ancestor: ColumnScope) -> np.ndarray:
+        if self.parent is ancestor:
+            return self._kept
+        return self.parent._positions_in(ancestor)[self._kept]
 
     def branch(self, name: str) -> Column:
         key = ("branch", name)
-        value = self._lookup(key)
-        if value is None:
-            if self.parent is None:
-                value = self._branches(name)
-            else:
-                value = self.parent.branch(name).take(self.events)
-            self._cache[key] = value
-        return value
+        root = self._root()
+        if key not in root._cache:
+            root._cache[key] = self._branches(name)
+        return self._lookup(key)
 
     def resolve(self, name: str) -> Any:
         if name in self.selection.parameters:
@@ -569,7 +572,8 @@ class ColumnScope:
     def _collection(self, name: str) -> Objects:
         """The ``name_*`` branches as one collection; each branch is read when first used."""
         if self.parent is not None:
-            return self._root().resolve(name).take_events(self.rows)
+            self._root().resolve(name)  # computed there, taken from there
+            return self._lookup(("name", name))
         fields = self.plan.collections[name]
         offsets = self.branch(f"{name}_{fields[0]}").offsets
 
