@@ -136,7 +136,8 @@ def test_fill_variations_bins_as_boost_histogram(edges):
         edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf),
         rng.uniform(-3, 6, 1000), rng.uniform(-3, 6, 1000).astype(np.float32),
     ])
-    weights = {"nominal": np.linspace(0.5, 2.0, len(values)), "x_up": np.full(len(values), 3.0)}
+    nominal = np.linspace(0.5, 2.0, len(values))
+    weights = {"nominal": nominal, "x_up": np.full(len(values), 3.0), "x_down": nominal.copy()}
     observables = {"x": Observable("x", None, edges, "x")}
     one_by_one = HistogramFiller(observables, ["SR"], list(weights))
     together = HistogramFiller(observables, ["SR"], list(weights))

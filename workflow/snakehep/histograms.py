@@ -132,7 +132,10 @@ class HistogramFiller:
             )
             for name, observable in observables.items()
         }
-        self._binnings: dict[str, FlowBinning] = {}
+        # for fill_variations: binning and storage (a view) of each histogram; axis positions
+        self._views: dict[str, tuple[FlowBinning, Any]] = {}
+        self._region_index = {name: i for i, name in enumerate(regions)}
+        self._variation_index = {name: i for i, name in enumerate(variations)}
 
     def fill(
         self, observable: str, *, region: str, variation: str, values: Any, weights: np.ndarray
@@ -154,21 +157,39 @@ class HistogramFiller:
         self.entries[key] = self.entries.get(key, 0) + len(values)
 
     def fill_variations(
-        self, observable: str, *, region: str, values: np.ndarray, weights: Mapping[str, np.ndarray]
+        self,
+        observable: str,
+        *,
+        region: str,
+        values: np.ndarray,
+        weights: Mapping[str, np.ndarray],
+        squared_weights: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         """Fill the same per-event ``values`` (a flat numpy array, none missing) once per
-        variation with its weights: :meth:`fill` for each, binning the values only once."""
-        histogram = self.histograms[observable]
-        binning = self._binnings.setdefault(observable, FlowBinning(histogram.axes[2].edges))
+        variation with its weights: :meth:`fill` for each, binning the values only once.
+        ``squared_weights``, if given, are ``weights**2`` (for the variances)."""
+        if observable not in self._views:
+            histogram = self.histograms[observable]
+            binning = FlowBinning(histogram.axes[2].edges)
+            self._views[observable] = binning, histogram.view(flow=True)
+        binning, view = self._views[observable]
         bins = binning.index(values)
-        n_bins = len(histogram.axes[2].edges) + 1
-        view = histogram.view(flow=True)
-        i = histogram.axes[0].index(region)
+        n_bins = len(binning.edges) + 1
+        i = self._region_index[region]
+        done: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for variation, weight in weights.items():
             weight = np.asarray(weight, dtype=np.float64)
-            j = histogram.axes[1].index(variation)
-            view.value[i, j] += np.bincount(bins, weights=weight, minlength=n_bins)
-            view.variance[i, j] += np.bincount(bins, weights=weight * weight, minlength=n_bins)
+            # a variation often leaves these events' weights as they are (no b jet, no b-tag
+            # factor): then its sums are those already made
+            same = next((d for d in done if np.array_equal(d[0], weight)), None)
+            if same is None:
+                square = weight * weight if squared_weights is None else squared_weights[variation]
+                sums = np.bincount(bins, weights=weight, minlength=n_bins)
+                same = (weight, sums, np.bincount(bins, weights=square, minlength=n_bins))
+                done.append(same)
+            j = self._variation_index[variation]
+            view.value[i, j] += same[1]
+            view.variance[i, j] += same[2]
             key = (region, observable, variation)
             self.entries[key] = self.entries.get(key, 0) + len(values)
 

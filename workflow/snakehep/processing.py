@@ -220,12 +220,15 @@ def _process_chunk(
         _reference_chunk(analysis, chunk, plan, filler, cutflow, generator_weight, is_simulation)
         return generator_weight
     cutflow.add(masks, weight)
-    for name, region, values, weights in fills:
-        filler.fill_variations(name, region=region, values=values, weights=weights)
+    for name, region, values, weights, squared in fills:
+        filler.fill_variations(
+            name, region=region, values=values, weights=weights, squared_weights=squared
+        )
     return generator_weight
 
 
-Fill = tuple[str, str, np.ndarray, dict[str, np.ndarray]]  # observable, region, values, weights
+# observable, region, values, weights and squared weights by variation
+Fill = tuple[str, str, np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]
 
 
 def _columnar_chunk(
@@ -274,17 +277,19 @@ def _columnar_fills(analysis, scope, regions, weights) -> list[Fill]:
     fills = []
     region_weights = {}  # of every event of the region: the common case, picked once
     for region, in_region in regions.items():
-        region_weights[region] = {v: w[in_region] for v, w in weights.items()}
+        picked = {v: w[in_region] for v, w in weights.items()}
+        region_weights[region] = picked, {v: w * w for v, w in picked.items()}
     for name, observable in analysis.observables.items():
         value = scope.evaluate(observable.expression)
         for region, in_region in regions.items():
             values, events = columnar.values_in(value, in_region)
             if events is None:
-                chosen = region_weights[region]
+                chosen, squared = region_weights[region]
             else:
                 chosen = {v: w[events] for v, w in weights.items()}
+                squared = {v: w * w for v, w in chosen.items()}
             if len(values):
-                fills.append((name, region, values, chosen))
+                fills.append((name, region, values, chosen, squared))
     return fills
 
 
