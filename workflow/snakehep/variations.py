@@ -53,7 +53,7 @@ class ScaleFactor:
             "down": self.values[bins] - self.uncertainties[bins],
         }
 
-    def per_event_columnar(self, scope: ColumnScope) -> dict[str, np.ndarray]:
+    def per_event_columnar(self, scope: ColumnScope) -> EventFactors:
         """As :meth:`per_event`, on a :class:`snakehep.columnar.ColumnScope`."""
         objects = scope.resolve(self.object)
         variable = scope.evaluate_in(objects, self.variable)
@@ -62,19 +62,27 @@ class ScaleFactor:
         return _product_per_event(self.per_object(variable.values), variable.offsets)
 
 
-def _product_per_event(
-    factors: Mapping[str, np.ndarray], offsets: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Products over each event's objects, left to right (1 for none), as ``ak.prod``."""
-    counts = np.diff(offsets)
-    filled = counts > 0
-    starts = offsets[:-1][filled]
-    products = {}
-    for key, values in factors.items():
-        products[key] = np.ones(len(counts))
-        if len(starts):
-            products[key][filled] = np.multiply.reduceat(values, starts)
-    return products
+@dataclass(frozen=True)
+class EventFactors:
+    """Per-event factors given for the ``events`` (indices) with objects only: the factor of
+    an event without objects is exactly 1, and multiplying by it changes nothing."""
+
+    events: np.ndarray
+    values: Mapping[str, np.ndarray]
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.values[key]
+
+
+def _product_per_event(factors: Mapping[str, np.ndarray], offsets: np.ndarray) -> EventFactors:
+    """Products over each event's objects, left to right, as ``ak.prod``."""
+    events = np.flatnonzero(np.diff(offsets))
+    starts = offsets[:-1][events]
+    return EventFactors(
+        events,
+        {key: np.multiply.reduceat(values, starts) if len(starts) else values[:0]
+         for key, values in factors.items()},
+    )
 
 
 @dataclass(frozen=True)
@@ -140,7 +148,9 @@ def event_weights(
 
 
 def combine_weights(
-    generator_weight: np.ndarray, factors: Mapping[str, Mapping[str, np.ndarray]], varied: list[str]
+    generator_weight: np.ndarray,
+    factors: Mapping[str, Mapping[str, np.ndarray] | EventFactors],
+    varied: list[str],
 ) -> dict[str, np.ndarray]:
     """The weights of :func:`event_weights` from per-event factors of every scale factor."""
     weights = {NOMINAL: _product(generator_weight, factors, replace=None)}
@@ -156,5 +166,8 @@ def _product(generator_weight, factors, *, replace):
     weight = np.asarray(generator_weight, dtype=np.float64).copy()
     for name, values in factors.items():
         key = replace[1] if replace and replace[0] == name else NOMINAL
-        weight *= values[key]
+        if isinstance(values, EventFactors):
+            weight[values.events] *= values[key]
+        else:
+            weight *= values[key]
     return weight
