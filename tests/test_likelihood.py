@@ -144,6 +144,52 @@ def test_unphysical_region_is_finite_and_continuous():
     assert value > lk.nll(lk.init, data)
 
 
+
+def test_unphysical_wall_is_linear_and_keeps_double_precision():
+    """Below NU_MIN the Poisson term continues along its tangent: C1 at NU_MIN, slope n / NU_MIN.
+    (The former second-order continuation reached ~1e18 a fraction of a sigma into the wall, which
+    left L-BFGS-B's line search without resolution and stalled fits of the demo workspaces.)"""
+    spec = {
+        "channels": [{"name": "SR", "samples": [
+            {"name": "sig", "data": [1.0, 1.0], "modifiers": [{"name": "mu", "type": "normfactor", "data": None}]},
+            {"name": "bkg", "data": [5.0, 1.0], "modifiers": [
+                {"name": "shape", "type": "histosys", "data": {"hi_data": [6.0, 1.8], "lo_data": [4.0, 0.2]}}]},
+        ]}],
+        "observations": [{"name": "SR", "data": [5.0, 2.0]}],
+        "measurements": [{"name": "m", "config": {"poi": "mu", "parameters": []}}],
+        "version": "1.0.0",
+    }
+    workspace = pyhf.Workspace(spec)
+    model = workspace.model()
+    data = np.asarray(workspace.data(model), dtype=float)
+    lk = HistFactoryLikelihood(model)
+    shape, mu = lk.par_names.index("shape"), lk.par_names.index("mu")
+
+    def at(alpha):
+        pars = lk.init.copy()
+        pars[mu] = 0.0
+        pars[shape] = alpha
+        return pars
+
+    # code4p is linear for alpha < -1: the second bin's nu = 1 + 0.8 alpha reaches NU_MIN at -1.25
+    edge = (lkmod.NU_MIN - 1.0) / 0.8
+    assert lk.expected_data(at(-3.0), include_auxdata=False)[1] == pytest.approx(-1.4)
+    slope = 2.0 * 0.8 / lkmod.NU_MIN  # -d nll / d alpha on both sides of the edge (n = 2)
+    for step in (1e-12, 1e-13):  # continuous, and the slope does not jump there
+        inside, outside = lk.nll(at(edge + step), data), lk.nll(at(edge - step), data)
+        assert outside - inside == pytest.approx(2 * step * slope, rel=0.05)
+    # linear beyond the edge: the value grows like n (NU_MIN - nu) / NU_MIN, not like its square
+    values = [lk.nll(at(alpha), data) for alpha in (-2.0, -2.5, -3.0)]
+    assert values[2] == pytest.approx(2.0 * 1.4 / lkmod.NU_MIN, rel=1e-6)
+    second_difference = values[0] - 2 * values[1] + values[2]
+    assert abs(second_difference) < 1e-6 * abs(values[2] - values[0])
+    # and the analytic gradient is that of the continued function
+    grad = lk.nll_and_grad(at(-2.5), data)[1][shape]
+    h = 1e-6
+    numeric = (lk.nll(at(-2.5 + h), data) - lk.nll(at(-2.5 - h), data)) / (2 * h)
+    assert grad == pytest.approx(numeric, rel=1e-6)
+    assert grad == pytest.approx(-slope, rel=1e-6)
+
 def test_fallback_wraps_pyhf_and_is_selected_for_unknown_modifiers(monkeypatch, caplog):
     workspace = pyhf.Workspace(all_modifiers_workspace())
     model = workspace.model()

@@ -174,8 +174,17 @@ class FitResult:
     message: str
 
 
+def _better(a: FitResult | None, b: FitResult) -> FitResult:
+    """The better of two fits: converged before not converged, then the lower NLL."""
+    if a is None:
+        return b
+    key = lambda r: (not r.converged, r.nll if np.isfinite(r.nll) else math.inf)  # noqa: E731
+    return b if key(b) < key(a) else a
+
+
 class _Fitter:
-    """Bounded minimisation of the NLL (L-BFGS-B, analytic gradient, rescaled parameters)."""
+    """Bounded minimisation of the NLL (L-BFGS-B, analytic gradient, rescaled parameters;
+    L-BFGS-B from the initial values and SLSQP as fallbacks, see :meth:`fit`)."""
 
     def __init__(self, likelihood: Any, data: np.ndarray, source: str) -> None:
         self.lk = likelihood
@@ -214,60 +223,147 @@ class _Fitter:
         fixed: dict[int, float] | None = None,
         start: np.ndarray | None = None,
     ) -> FitResult:
+        """Minimise the NLL with the parameters in ``fixed`` held at the given values.
+
+        L-BFGS-B from ``start`` (default: the suggested initial values), restarted from the best
+        point it reached while the projected gradient is not small.  If that fails, the same
+        from the suggested initial values (a warm start far from the minimum, e.g. from a fit at
+        a very different POI value, can sit against the nu = 0 wall of some bins), and last
+        SLSQP (pyhf's default minimiser) followed by an L-BFGS-B polish.  The result is the
+        first converged one; ``converged`` is False (and the message lists what was tried) only
+        if no strategy reached a point whose projected gradient is below ``GRADIENT_TOLERANCE``.
+        """
         lk = self.lk
-        pars = (lk.init if start is None else start).astype(float).copy()
         is_fixed = lk.fixed.copy()
+        fixed_values = np.asarray(lk.init, dtype=float).copy()
         for index, value in (fixed or {}).items():
-            pars[index] = value
+            fixed_values[index] = value
             is_fixed[index] = True
         free = np.flatnonzero(~is_fixed)
+        if free.size == 0:
+            pars = np.where(is_fixed, fixed_values, lk.init).astype(float)
+            value = lk.nll(pars, data)
+            return FitResult(pars, value, bool(np.isfinite(value)), "no free parameters")
+        starts = [("start", start)] if start is not None else []
+        starts.append(("init", lk.init))
+        best: FitResult | None = None
+        tried: list[str] = []
+        for label, origin in starts:
+            result = self._lbfgsb(data, free, is_fixed, fixed_values, origin)
+            tried.append(f"L-BFGS-B from {label}: {result.message}")
+            best = _better(best, result)
+            if best.converged:
+                break
+        if not best.converged and np.isfinite(best.nll):
+            result = self._slsqp(data, free, is_fixed, fixed_values, best.pars)
+            tried.append(f"SLSQP: {result.message}")
+            best = _better(best, result)
+        if len(tried) > 1:
+            log.debug("fit needed fallbacks: %s", "; ".join(tried))
+        if not best.converged:
+            return FitResult(best.pars, best.nll, False, "; ".join(tried))
+        return best
+
+    def _prepare(self, free: np.ndarray, is_fixed: np.ndarray, fixed_values: np.ndarray, origin: np.ndarray):
+        lk = self.lk
+        pars = np.asarray(origin, dtype=float).copy()
+        pars[is_fixed] = fixed_values[is_fixed]
         lo, hi = lk.bounds[free, 0], lk.bounds[free, 1]
         pars[free] = np.clip(pars[free], lo, hi)
+        return pars, lo, hi
+
+    def _check(self, data: np.ndarray, pars: np.ndarray, free: np.ndarray, message: str) -> FitResult:
+        """FitResult at ``pars``; converged iff the projected gradient (in units of the
+        parameters' scales, ~ distance to the minimum in standard deviations) is small."""
+        lk = self.lk
+        lo, hi = lk.bounds[free, 0], lk.bounds[free, 1]
+        value, grad = lk.nll_and_grad(pars, data)
+        g = grad[free] * self.scale[free]
+        at_lo = (pars[free] <= lo) & (g > 0)
+        at_hi = (pars[free] >= hi) & (g < 0)
+        projected = float(np.max(np.abs(np.where(at_lo | at_hi, 0.0, g))))
+        converged = bool(np.isfinite(value)) and projected < GRADIENT_TOLERANCE
+        if not converged:
+            message = f"{message}, max projected gradient {projected:.3g}"
+        return FitResult(pars, float(value), converged, message)
+
+    def _lbfgsb(
+        self, data: np.ndarray, free: np.ndarray, is_fixed: np.ndarray, fixed_values: np.ndarray, origin: np.ndarray
+    ) -> FitResult:
+        lk = self.lk
+        pars, lo, hi = self._prepare(free, is_fixed, fixed_values, origin)
         scale = self.scale[free]
-        origin = pars[free].copy()
+        centre = pars[free].copy()
         offset = lk.nll(pars, data)
         if not np.isfinite(offset):
             offset = 0.0
+        best_seen: list = [math.inf, None]  # lowest value evaluated, and where
+
+        def to_pars(x: np.ndarray) -> np.ndarray:
+            trial = pars.copy()
+            trial[free] = np.clip(centre + scale * x, lo, hi)
+            return trial
 
         def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
-            trial = pars.copy()
-            trial[free] = origin + scale * x
-            value, grad = lk.nll_and_grad(trial, data)
+            value, grad = lk.nll_and_grad(to_pars(x), data)
             if not np.isfinite(value):
                 return 1e300, np.zeros_like(x)
+            if value < best_seen[0]:
+                best_seen[0], best_seen[1] = value, x.copy()
             return value - offset, grad[free] * scale
 
-        if free.size == 0:
-            value = lk.nll(pars, data)
-            return FitResult(pars, value, bool(np.isfinite(value)), "no free parameters")
-        bounds = list(zip((lo - origin) / scale, (hi - origin) / scale))
+        bounds = list(zip((lo - centre) / scale, (hi - centre) / scale))
         x = np.zeros(free.size)
-        for attempt in range(3):  # restart (fresh L-BFGS memory) if stopped short of a minimum
-            result = minimize(
+        for _ in range(4):  # restart (fresh L-BFGS memory) from the best point if stopped short
+            minimum = minimize(
                 objective,
                 x,
                 jac=True,
                 method="L-BFGS-B",
                 bounds=bounds,
-                options={"maxiter": 20000, "maxfun": 40000, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20},
+                options={
+                    "maxiter": 20000, "maxfun": 40000, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20,
+                    # the first steps of a fit far from its minimum can run into the steep
+                    # nu < 0 wall of a small bin: give the line search room to back off
+                    "maxls": 50,
+                },
             )
-            x = result.x
-            best = pars.copy()
-            best[free] = np.clip(origin + scale * x, lo, hi)
-            value, grad = lk.nll_and_grad(best, data)
-            # projected gradient in scaled units: ~ distance to the minimum in standard deviations
-            g = grad[free] * scale
-            at_lo = (best[free] <= lo) & (g > 0)
-            at_hi = (best[free] >= hi) & (g < 0)
-            projected = float(np.max(np.abs(np.where(at_lo | at_hi, 0.0, g))))
-            converged = bool(np.isfinite(value)) and projected < GRADIENT_TOLERANCE
-            if converged or not np.isfinite(value):
+            x = minimum.x
+            if best_seen[1] is not None and best_seen[0] < lk.nll(to_pars(x), data):
+                x = best_seen[1]  # ABNORMAL stops can return a point worse than one visited
+            result = self._check(data, to_pars(x), free, str(minimum.message))
+            if result.converged or not np.isfinite(result.nll):
                 break
-            log.debug("fit restarted (%s, max projected gradient %.3g)", result.message, projected)
-        message = str(result.message)
-        if not converged:
-            log.debug("fit not converged: %s (max projected gradient %.3g)", message, projected)
-        return FitResult(best, float(value), converged, message)
+            log.debug("L-BFGS-B restarted (%s)", result.message)
+        return result
+
+    def _slsqp(
+        self, data: np.ndarray, free: np.ndarray, is_fixed: np.ndarray, fixed_values: np.ndarray, origin: np.ndarray
+    ) -> FitResult:
+        """SLSQP (as pyhf) in the scaled parameters, then an L-BFGS-B polish."""
+        lk = self.lk
+        pars, lo, hi = self._prepare(free, is_fixed, fixed_values, origin)
+        scale = self.scale[free]
+        centre = pars[free].copy()
+        offset = lk.nll(pars, data)
+
+        def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+            trial = pars.copy()
+            trial[free] = np.clip(centre + scale * x, lo, hi)
+            value, grad = lk.nll_and_grad(trial, data)
+            if not np.isfinite(value):
+                return 1e300, np.zeros_like(x)
+            return value - offset, grad[free] * scale
+
+        bounds = list(zip((lo - centre) / scale, (hi - centre) / scale))
+        minimum = minimize(
+            objective, np.zeros(free.size), jac=True, method="SLSQP", bounds=bounds,
+            options={"maxiter": 5000, "ftol": 1e-12},
+        )
+        pars[free] = np.clip(centre + scale * minimum.x, lo, hi)
+        polished = self._lbfgsb(data, free, is_fixed, fixed_values, pars)
+        first = self._check(data, pars, free, f"SLSQP {minimum.message}")
+        return _better(first, polished)
 
     def checked_fit(self, data: np.ndarray, *, what: str, **kwargs: Any) -> FitResult:
         result = self.fit(data, **kwargs)

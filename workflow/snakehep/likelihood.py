@@ -42,7 +42,7 @@ SUPPORTED_MODIFIERS = frozenset(
 _NORMSYS_CODES = ("code1", "code4")
 _HISTOSYS_CODES = ("code0", "code4p")
 NU_MIN = 1e-10
-"""Below this expected bin count the Poisson term is continued smoothly (see ``nll``)."""
+"""Below this expected bin count the Poisson term is continued linearly (see ``_nll_from_yields``)."""
 
 
 class UnsupportedModelError(ValueError):
@@ -366,11 +366,14 @@ class HistFactoryLikelihood:
         nu = yields.reshape(self._shape).sum(axis=0)
         main = data[: self.n_main]
         if np.any(nu < NU_MIN):
-            # unphysical region (pyhf: nan): continue -n log(nu) below NU_MIN by its convex
-            # second-order Taylor expansion, so that minimisers see a finite, steep wall
+            # unphysical region (pyhf: nan): continue -n log(nu) below NU_MIN by its tangent
+            # (first-order Taylor expansion), a finite, convex, C1 wall of slope n / NU_MIN.
+            # Not the second-order expansion: its curvature n / NU_MIN**2 = 1e20 n gives values
+            # ~1e18 a fraction of a standard deviation into the wall, where the O(1e3) NLL is
+            # below double-precision resolution and L-BFGS-B's line search stalls (ABNORMAL or
+            # a spurious "relative reduction" stop) the first time a step crosses nu = 0.
             low = nu < NU_MIN
-            t = np.where(low, (nu - NU_MIN) / NU_MIN, 0.0)
-            log_nu = np.where(low, math.log(NU_MIN) + t - 0.5 * t * t, np.log(np.where(low, 1.0, nu)))
+            log_nu = np.where(low, math.log(NU_MIN) + (nu - NU_MIN) / NU_MIN, np.log(np.where(low, 1.0, nu)))
             value = np.sum(nu) - np.sum(np.where(main == 0.0, 0.0, main * log_nu))
         else:
             value = np.sum(nu) - np.sum(xlogy(main, nu))
@@ -393,7 +396,7 @@ class HistFactoryLikelihood:
         with np.errstate(divide="ignore", invalid="ignore"):
             if np.any(nu < NU_MIN):
                 low = nu < NU_MIN
-                dlog = np.where(low, (1.0 - (nu - NU_MIN) / NU_MIN) / NU_MIN, 1.0 / nu)
+                dlog = np.where(low, 1.0 / NU_MIN, 1.0 / nu)
                 w_bin = 1.0 - np.where(main == 0.0, 0.0, main * dlog)
             else:
                 w_bin = 1.0 - np.where(main == 0.0, 0.0, main / nu)
