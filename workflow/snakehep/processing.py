@@ -238,35 +238,40 @@ def _columnar_chunk(
     selection = analysis.selection
     branches = columnar.ChunkBranches(chunk)
     scope = columnar.ColumnScope(selection, plan, branches, len(chunk))
-    # the cutflow counts weighted events at every step: weights for every event
-    weights = _columnar_weights(analysis, scope, generator_weight, is_simulation, varied=True)
+    # the cutflow counts weighted events at every step: nominal weights for every event
+    weight = _columnar_weights(analysis, scope, generator_weight, is_simulation, varied=False)
     masks, selected, regions = columnar.apply_cuts(selection, scope)
-    fills = _columnar_fills(
-        analysis, selected, regions, {name: w[selected.rows] for name, w in weights.items()}
+    weights = _columnar_weights(
+        analysis, selected, generator_weight[selected.rows], is_simulation, varied=True
     )
+    fills = _columnar_fills(analysis, selected, regions, weights)
     if is_simulation:
         for shape in analysis.shape_variations.values():
             for direction in DIRECTIONS:
                 shifted = branches.shifted({shape.branch: shape.factor(direction)})
                 scope = columnar.ColumnScope(selection, plan, shifted, len(chunk))
                 selected, regions = columnar.select(selection, scope)
-                weight = _columnar_weights(
+                shifted_weight = _columnar_weights(
                     analysis, selected, generator_weight[selected.rows], True, varied=False
-                )[NOMINAL]
+                )
                 name = f"{shape.name}_{direction}"
-                fills += _columnar_fills(analysis, selected, regions, {name: weight})
-    return masks, weights[NOMINAL], fills
+                fills += _columnar_fills(analysis, selected, regions, {name: shifted_weight})
+    return masks, weight, fills
 
 
 def _columnar_weights(analysis, scope, generator_weight, is_simulation, *, varied):
+    """The weights of the events of ``scope``: by variation if ``varied``, else the nominal."""
     if not is_simulation:
-        return {NOMINAL: generator_weight}
+        return {NOMINAL: generator_weight} if varied else generator_weight
+    keys = (NOMINAL, *DIRECTIONS) if varied else (NOMINAL,)
     factors = {
-        name: factor.per_event_columnar(scope) for name, factor in analysis.scale_factors.items()
+        name: factor.per_event_columnar(scope, keys)
+        for name, factor in analysis.scale_factors.items()
     }
-    return combine_weights(
+    weights = combine_weights(
         generator_weight, factors, list(analysis.weight_variations) if varied else []
     )
+    return weights if varied else weights[NOMINAL]
 
 
 def _columnar_fills(analysis, scope, regions, weights) -> list[Fill]:

@@ -43,23 +43,31 @@ class ScaleFactor:
             for key, value in self.per_object(flat).items()
         }
 
-    def per_object(self, variable: np.ndarray) -> dict[str, np.ndarray]:
-        """Object factors ``{"nominal": ..., "up": ..., "down": ...}`` for flat values."""
+    def per_object(
+        self, variable: np.ndarray, keys: tuple[str, ...] = (NOMINAL, *DIRECTIONS)
+    ) -> dict[str, np.ndarray]:
+        """Object factors ``{"nominal": ..., "up": ..., "down": ...}`` (or only ``keys``) for
+        flat values."""
         flat = np.asarray(variable).astype(np.float64)
         bins = np.clip(np.searchsorted(self.edges, flat, side="right") - 1, 0, len(self.values) - 1)
-        return {
-            NOMINAL: self.values[bins],
-            "up": self.values[bins] + self.uncertainties[bins],
-            "down": self.values[bins] - self.uncertainties[bins],
-        }
+        factors = {}
+        for key in keys:
+            factors[key] = self.values[bins]
+            if key == "up":
+                factors[key] += self.uncertainties[bins]
+            elif key == "down":
+                factors[key] -= self.uncertainties[bins]
+        return factors
 
-    def per_event_columnar(self, scope: ColumnScope) -> EventFactors:
-        """As :meth:`per_event`, on a :class:`snakehep.columnar.ColumnScope`."""
+    def per_event_columnar(
+        self, scope: ColumnScope, keys: tuple[str, ...] = (NOMINAL, *DIRECTIONS)
+    ) -> EventFactors:
+        """As :meth:`per_event` (or only ``keys``), on a :class:`snakehep.columnar.ColumnScope`."""
         objects = scope.resolve(self.object)
         variable = scope.evaluate_in(objects, self.variable)
         if not (isinstance(variable, Column) and variable.offsets is not None and variable.present is None):
             raise Unsupported(f"scale factor {self.name}: the variable must be one value per object")
-        return _product_per_event(self.per_object(variable.values), variable.offsets)
+        return _product_per_event(self.per_object(variable.values, keys), variable.offsets)
 
 
 @dataclass(frozen=True)
