@@ -20,14 +20,7 @@ import vector
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
 from snakehep.expressions import VECTOR_PROPERTIES, Backend, Expression, UnknownName
-from snakehep.selection import (
-    FOUR_MOMENTUM,
-    IMPLICIT_REGION,
-    BranchPlan,
-    ChunkSelection,
-    ObjectDefinition,
-    Selection,
-)
+from snakehep.selection import FOUR_MOMENTUM, IMPLICIT_REGION, BranchPlan, ObjectDefinition, Selection
 
 SCALARS = (bool, int, float, np.bool_, np.integer, np.floating)
 
@@ -637,15 +630,14 @@ def event_mask(value: Any, n_events: int) -> np.ndarray:
 
 
 def select(
-    selection: Selection, scope: ColumnScope, on_cut: Callable[..., None] | None = None
+    selection: Selection, scope: ColumnScope, on_cut: Callable[[str, ColumnScope], None] | None = None
 ) -> tuple[ColumnScope, dict[str, np.ndarray]]:
     """Cut by cut on the events still alive: the scope of the events passing every cut, and
-    each region's mask over them. ``on_cut(name, scope, keep)`` sees every cut's outcome."""
+    each region's mask over them. ``on_cut(name, scope)`` sees the events after every cut."""
     for name, expression in selection.cuts:
-        keep = event_mask(scope.evaluate(expression), scope.n_events)
+        scope = scope.narrow(event_mask(scope.evaluate(expression), scope.n_events))
         if on_cut is not None:
-            on_cut(name, scope, keep)
-        scope = scope.narrow(keep)
+            on_cut(name, scope)
     if not selection.regions:
         return scope, {IMPLICIT_REGION: np.ones(scope.n_events, dtype=bool)}
     regions = {
@@ -655,27 +647,17 @@ def select(
     return scope, regions
 
 
-def apply_cuts(
+def select_with_cutflow(
     selection: Selection, scope: ColumnScope
-) -> tuple[ChunkSelection, ColumnScope, dict[str, np.ndarray]]:
-    """:func:`select`, plus the cumulative masks over the whole chunk that the cutflow counts
-    (as :func:`snakehep.selection.apply_cuts` gives them)."""
-    result = ChunkSelection()
-    passed = np.ones(scope.n_events, dtype=bool)
-    result.step_masks["all"] = passed
-
-    def record(name, scope, keep):
-        nonlocal passed
-        passed = passed.copy()
-        passed[scope.rows[~keep]] = False
-        result.step_masks[name] = passed
-
-    selected, regions = select(selection, scope, record)
+) -> tuple[dict[str, np.ndarray], ColumnScope, dict[str, np.ndarray]]:
+    """:func:`select`, and first the chunk rows of the events after every step of the cutflow
+    (``all``, each cut, each region: the events of the masks of
+    :func:`snakehep.selection.apply_cuts`)."""
+    steps = {"all": scope.rows}
+    selected, regions = select(selection, scope, lambda name, alive: steps.update({name: alive.rows}))
     for name, in_region in regions.items():
-        result.step_masks[name] = np.zeros_like(passed)
-        result.step_masks[name][selected.rows[in_region]] = True
-    result.region_names = tuple(regions)
-    return result, selected, regions
+        steps[name] = selected.rows[in_region]
+    return steps, selected, regions
 
 
 def values_in(value: Any, in_event: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

@@ -92,6 +92,12 @@ class Cutflow:
             self.raw[i] += int(np.count_nonzero(mask))
             self.weighted[i].append(float(weight[mask].sum()))
 
+    def add_rows(self, rows: Mapping[str, np.ndarray], weight: np.ndarray) -> None:
+        """As :meth:`add`, from the (sorted) indices of the events after each step."""
+        for i, name in enumerate(self.names):
+            self.raw[i] += len(rows[name])
+            self.weighted[i].append(float(weight[rows[name]].sum()))  # as weight[mask].sum()
+
     def as_list(self, *, scale: float = 1.0) -> list[dict[str, Any]]:
         return [
             {"name": name, "raw": int(raw), "weighted": math.fsum(parts) * scale}
@@ -214,12 +220,12 @@ def _process_chunk(
         else np.ones(len(chunk))
     )
     try:
-        masks, weight, fills = _columnar_chunk(analysis, chunk, plan, generator_weight, is_simulation)
+        steps, weight, fills = _columnar_chunk(analysis, chunk, plan, generator_weight, is_simulation)
     except Exception as err:  # noqa: BLE001 - the reference evaluation decides what is an error
         log.debug("chunk evaluated with awkward (%s: %s)", type(err).__name__, err)
         _reference_chunk(analysis, chunk, plan, filler, cutflow, generator_weight, is_simulation)
         return generator_weight
-    cutflow.add(masks, weight)
+    cutflow.add_rows(steps, weight)
     for name, region, values, weights, squared in fills:
         filler.fill_variations(
             name, region=region, values=values, weights=weights, squared_weights=squared
@@ -233,14 +239,15 @@ Fill = tuple[str, str, np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]
 
 def _columnar_chunk(
     analysis: Analysis, chunk: ak.Array, plan: BranchPlan, generator_weight, is_simulation: bool
-) -> tuple[ChunkSelection, np.ndarray, list[Fill]]:
-    """Cutflow masks, nominal weights and every histogram fill of one chunk, with numpy."""
+) -> tuple[dict[str, np.ndarray], np.ndarray, list[Fill]]:
+    """The events after each cutflow step, nominal weights and every histogram fill of one
+    chunk, with numpy."""
     selection = analysis.selection
     branches = columnar.ChunkBranches(chunk)
     scope = columnar.ColumnScope(selection, plan, branches, len(chunk))
     # the cutflow counts weighted events at every step: nominal weights for every event
     weight = _columnar_weights(analysis, scope, generator_weight, is_simulation, varied=False)
-    masks, selected, regions = columnar.apply_cuts(selection, scope)
+    steps, selected, regions = columnar.select_with_cutflow(selection, scope)
     weights = _columnar_weights(
         analysis, selected, generator_weight[selected.rows], is_simulation, varied=True
     )
@@ -256,7 +263,7 @@ def _columnar_chunk(
                 )
                 name = f"{shape.name}_{direction}"
                 fills += _columnar_fills(analysis, selected, regions, {name: shifted_weight})
-    return masks, weight, fills
+    return steps, weight, fills
 
 
 def _columnar_weights(analysis, scope, generator_weight, is_simulation, *, varied):
