@@ -246,7 +246,7 @@ def fit(
     nuisance parameters by their impact on the signal strength."""
     from snakehep import inference
 
-    spec = _read_json(workspace)
+    spec = _poi_may_be_negative(_read_json(workspace))
     result = inference.fit_workspace(spec, source=str(workspace))
     result["asimov_fit"] = {
         key: inference.fit_workspace(spec, asimov=True, source=str(workspace))[key]
@@ -254,6 +254,28 @@ def fit(
     }
     write_json_atomic(fit_output, result)
     write_json_atomic(ranking_output, inference.rank_nuisance_parameters(spec, source=str(workspace)))
+
+
+def _poi_may_be_negative(spec: dict) -> dict:
+    """A copy of the workspace whose POI may go below zero (symmetric bounds).
+
+    The limits need mu >= 0 (the q~mu test statistic), but pulls, post-fit yields and impacts
+    from a fit stuck at the mu = 0 boundary would say nothing: a downward fluctuation has to be
+    allowed to show as a negative signal strength.
+    """
+    import copy
+
+    spec = copy.deepcopy(spec)
+    for measurement in spec["measurements"]:
+        config = measurement["config"]
+        parameters = config.setdefault("parameters", [])
+        entry = next((p for p in parameters if p["name"] == config["poi"]), None)
+        if entry is None:
+            entry = {"name": config["poi"], "bounds": [[0.0, 10.0]]}
+            parameters.append(entry)
+        upper = entry.get("bounds", [[0.0, 10.0]])[0][1]
+        entry["bounds"] = [[-upper, upper]]
+    return spec
 
 
 def plot_limits(
