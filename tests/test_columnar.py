@@ -137,7 +137,7 @@ def test_fill_variations_bins_as_boost_histogram(edges):
         rng.uniform(-3, 6, 1000), rng.uniform(-3, 6, 1000).astype(np.float32),
     ])
     nominal = np.linspace(0.5, 2.0, len(values))
-    weights = {"nominal": nominal, "x_up": np.full(len(values), 3.0), "x_down": nominal.copy()}
+    weights = {"nominal": nominal, "x_up": np.full(len(values), 3.0), "x_down": nominal}
     observables = {"x": Observable("x", None, edges, "x")}
     one_by_one = HistogramFiller(observables, ["SR"], list(weights))
     together = HistogramFiller(observables, ["SR"], list(weights))

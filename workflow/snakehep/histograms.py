@@ -167,7 +167,8 @@ class HistogramFiller:
     ) -> None:
         """Fill the same per-event ``values`` (a flat numpy array, none missing) once per
         variation with its weights: :meth:`fill` for each, binning the values only once.
-        ``squared_weights``, if given, are ``weights**2`` (for the variances)."""
+        ``squared_weights``, if given, are ``weights**2`` (for the variances). Variations
+        with the very same weights array are summed once."""
         if observable not in self._views:
             histogram = self.histograms[observable]
             binning = FlowBinning(histogram.axes[2].edges)
@@ -179,9 +180,8 @@ class HistogramFiller:
         done: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for variation, weight in weights.items():
             weight = np.asarray(weight, dtype=np.float64)
-            # a variation often leaves these events' weights as they are (no b jet, no b-tag
-            # factor): then its sums are those already made
-            same = next((d for d in done if np.array_equal(d[0], weight)), None)
+            # variations given the same weights array share its sums
+            same = next((d for d in done if d[0] is weight), None)
             if same is None:
                 square = weight * weight if squared_weights is None else squared_weights[variation]
                 sums = np.bincount(bins, weights=weight, minlength=n_bins)

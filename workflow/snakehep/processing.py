@@ -289,7 +289,7 @@ def _columnar_fills(analysis, scope, regions, weights) -> list[Fill]:
     fills = []
     region_weights = {}  # of every event of the region: the common case, picked once
     for region, in_region in regions.items():
-        picked = {v: w[in_region] for v, w in weights.items()}
+        picked = _shared_when_equal({v: w[in_region] for v, w in weights.items()})
         region_weights[region] = picked, {v: w * w for v, w in picked.items()}
     for name, observable in analysis.observables.items():
         value = scope.evaluate(observable.expression)
@@ -303,6 +303,18 @@ def _columnar_fills(analysis, scope, regions, weights) -> list[Fill]:
             if len(values):
                 fills.append((name, region, values, chosen, squared))
     return fills
+
+
+def _shared_when_equal(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The same array for variations with equal weights (a variation often changes nothing
+    for these events, e.g. the b-tag factors in a region without b jets): filled once."""
+    distinct: list[np.ndarray] = []
+    shared = {}
+    for variation, weight in weights.items():
+        shared[variation] = next((d for d in distinct if np.array_equal(d, weight)), weight)
+        if shared[variation] is weight:
+            distinct.append(weight)
+    return shared
 
 
 def _reference_chunk(analysis, chunk, plan, filler, cutflow, generator_weight, is_simulation):
