@@ -133,9 +133,14 @@ class Objects(_Fields):
         self.offsets = offsets
         self.is_vector = is_vector
 
-    @property
+    @functools.cached_property
     def counts(self) -> np.ndarray:
         return np.diff(self.offsets)
+
+    @functools.cached_property
+    def event_index(self) -> np.ndarray:
+        """The event of each object."""
+        return np.repeat(np.arange(len(self.counts)), self.counts)
 
     def column(self, name: str) -> Column:
         return Column(self.field(name), self.offsets)
@@ -325,7 +330,7 @@ def min_delta_r(objects, others) -> Column:
         raise Unsupported("min_delta_r needs two collections")
     if not (objects.is_vector and others.is_vector):
         raise Unsupported("min_delta_r needs four-vectors")
-    event = np.repeat(np.arange(len(objects.counts)), objects.counts)
+    event = objects.event_index
     partners = others.counts[event]  # pairs per object
     first_pair = _offsets_from_counts(partners)
     mine = np.repeat(np.arange(len(event)), partners)
