@@ -295,6 +295,8 @@ def all_(value: Any) -> Column:
 def _extremum(ufunc):
     def reduce(value: Any) -> Column:
         column = _per_object(value)
+        if column.values.dtype.kind == "f" and np.isnan(column.values).any():
+            raise Unsupported("NaN in a minimum or maximum")  # awkward's kernels decide
         counts = np.diff(column.offsets)
         present = counts > 0
         result = np.zeros(len(counts), column.values.dtype)
@@ -354,6 +356,13 @@ def _delta_r(rho1, phi1, eta1, rho2, phi2, eta2) -> np.ndarray:
     return np.asarray(first.deltaR(_momenta({"rho": rho2, "phi": phi2, "eta": eta2})))
 
 
+def _not_covered(name: str):
+    def raise_unsupported(*_):
+        raise Unsupported(name)
+
+    return raise_unsupported
+
+
 def _ufunc(function):
     def apply(*inputs):
         return elementwise(function, *inputs)
@@ -370,7 +379,7 @@ NUMPY = Backend(
         },
         "where": where,
         "count": count,
-        "sum": lambda value: (_ for _ in ()).throw(Unsupported("sum")),
+        "sum": _not_covered("sum"),  # awkward's summation order is not numpy's
         "min": _extremum(np.minimum),
         "max": _extremum(np.maximum),
         "any": any_,
