@@ -121,8 +121,17 @@ def test_unsupported_falls_back_to_reference(analysis_config, demo_file, monkeyp
     analysis_config["histograms"]["ht"] = {
         "expr": "sum(jets.pt)", "label": "x", "bins": 10, "start": 0, "stop": 500}
     sample = Sample("ttbar", "ttbar", "background", ("x",), xsec=1.0)
-    result = process_file(compile_analysis(analysis_config), sample, str(demo_file))
+    columnar_chunk = processing._columnar_chunk
+    attempts = []
+
+    def counting(*args, **kwargs):
+        attempts.append(1)
+        return columnar_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(processing, "_columnar_chunk", counting)
+    result = process_file(compile_analysis(analysis_config), sample, str(demo_file), step_size=1000)
     assert result.histograms[("SR", "ht", "nominal")].entries == result.cutflow[-2]["raw"]
+    assert len(attempts) == 1  # not tried again on the other chunks
 
 
 @pytest.mark.parametrize("edges", [[0.0, 1.0, 2.0, 5.0], np.linspace(-2.4, 2.4, 25)])

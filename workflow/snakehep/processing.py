@@ -126,10 +126,13 @@ def process_file(
     cutflow = Cutflow(analysis.selection.step_names)
     sum_generator = []
     n_events = 0
+    columnar_covers = True  # until a chunk shows it does not: then awkward for the others too
     for chunk in tree.iterate(plan.branches, step_size=step_size or analysis.step_size, library="ak"):
         n_events += len(chunk)
         try:
-            weight = _process_chunk(analysis, chunk, plan, filler, cutflow, is_simulation)
+            weight, columnar_covers = _process_chunk(
+                analysis, chunk, plan, filler, cutflow, is_simulation, columnar_covers
+            )
         except ExpressionError as err:
             raise ExpressionError(f"{err} (sample {sample.name}, file {path})") from None
         sum_generator.append(float(weight.sum()) if is_simulation else 0.0)
@@ -208,8 +211,10 @@ def _process_chunk(
     filler: HistogramFiller,
     cutflow: Cutflow,
     is_simulation: bool,
-) -> np.ndarray:
-    """Fill one chunk for every variation; return its generator weights (ones for data).
+    try_columnar: bool = True,
+) -> tuple[np.ndarray, bool]:
+    """Fill one chunk for every variation; return its generator weights (ones for data) and
+    whether the numpy evaluation is worth trying on the next chunk.
 
     The numpy evaluation (:mod:`snakehep.columnar`) is tried first; whatever it does not cover
     (or any error, whose message the reference then gives) is done with awkward.
@@ -219,18 +224,23 @@ def _process_chunk(
         if is_simulation
         else np.ones(len(chunk))
     )
-    try:
-        steps, weight, fills = _columnar_chunk(analysis, chunk, plan, generator_weight, is_simulation)
-    except Exception as err:  # noqa: BLE001 - the reference evaluation decides what is an error
-        log.debug("chunk evaluated with awkward (%s: %s)", type(err).__name__, err)
-        _reference_chunk(analysis, chunk, plan, filler, cutflow, generator_weight, is_simulation)
-        return generator_weight
-    cutflow.add_rows(steps, weight)
-    for name, region, values, weights, squared in fills:
-        filler.fill_variations(
-            name, region=region, values=values, weights=weights, squared_weights=squared
-        )
-    return generator_weight
+    if try_columnar:
+        try:
+            steps, weight, fills = _columnar_chunk(
+                analysis, chunk, plan, generator_weight, is_simulation
+            )
+        except Exception as err:  # noqa: BLE001 - the reference evaluation decides on errors
+            log.debug("chunk evaluated with awkward (%s: %s)", type(err).__name__, err)
+            try_columnar = not isinstance(err, columnar.Unsupported)
+        else:
+            cutflow.add_rows(steps, weight)
+            for name, region, values, weights, squared in fills:
+                filler.fill_variations(
+                    name, region=region, values=values, weights=weights, squared_weights=squared
+                )
+            return generator_weight, True
+    _reference_chunk(analysis, chunk, plan, filler, cutflow, generator_weight, is_simulation)
+    return generator_weight, try_columnar
 
 
 # observable, region, values, weights and squared weights by variation
