@@ -257,7 +257,8 @@ def fit(
 
 
 def _poi_may_be_negative(spec: dict) -> dict:
-    """A copy of the workspace whose POI may go below zero (symmetric bounds).
+    """A copy of the workspace whose POI may go below zero, as far as every bin keeps at least
+    half of its nominal background (a negative prediction has no likelihood).
 
     The limits need mu >= 0 (the q~mu test statistic), but pulls, post-fit yields and impacts
     from a fit stuck at the mu = 0 boundary would say nothing: a downward fluctuation has to be
@@ -268,14 +269,29 @@ def _poi_may_be_negative(spec: dict) -> dict:
     spec = copy.deepcopy(spec)
     for measurement in spec["measurements"]:
         config = measurement["config"]
+        poi = config["poi"]
         parameters = config.setdefault("parameters", [])
-        entry = next((p for p in parameters if p["name"] == config["poi"]), None)
+        entry = next((p for p in parameters if p["name"] == poi), None)
         if entry is None:
-            entry = {"name": config["poi"], "bounds": [[0.0, 10.0]]}
+            entry = {"name": poi, "bounds": [[0.0, 10.0]]}
             parameters.append(entry)
         upper = entry.get("bounds", [[0.0, 10.0]])[0][1]
-        entry["bounds"] = [[-upper, upper]]
+        entry["bounds"] = [[_lowest_signal_strength(spec, poi), upper]]
     return spec
+
+
+def _lowest_signal_strength(spec: dict, poi: str) -> float:
+    lowest = -np.inf
+    for channel in spec["channels"]:
+        signal = np.zeros(len(channel["samples"][0]["data"]))
+        background = np.zeros_like(signal)
+        for sample in channel["samples"]:
+            scaled = any(m["name"] == poi for m in sample["modifiers"])
+            (signal if scaled else background)[:] += sample["data"]
+        with_signal = signal > 0
+        if with_signal.any():
+            lowest = max(lowest, float(np.max(-0.5 * background[with_signal] / signal[with_signal])))
+    return min(lowest, 0.0) if np.isfinite(lowest) else 0.0
 
 
 def plot_limits(
