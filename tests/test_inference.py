@@ -399,3 +399,20 @@ def test_demo_workspace_fit_and_ranking():
     assert top["impact_postfit_up"] == pytest.approx(
         DEMO_500_PYHF_MU_STATERROR_SR0_UP - DEMO_500_PYHF_FIT["mu"], rel=2e-3
     )
+
+
+def test_limit_with_poi_fitted_at_its_bound_matches_pyhf_cls():
+    """A low-statistics demo workspace (3 TeV signal, 1/fb, 1500 simulated events per file, as in
+    the integration test) whose free fits put mu on its lower bound: the fit's convergence check
+    must treat a parameter a few ulps inside a bound as on it. pyhf's own hypotest at the limits
+    found here must give CLs = 0.05 (observed) and 0.05 (expected median)."""
+    spec = json.loads((DATA / "demo_tiny_zprime_3000.json").read_text())
+    limit = inference.upper_limit_workspace(spec)
+    workspace = pyhf.Workspace(spec)
+    model = workspace.model()
+    data = workspace.data(model)
+    cls_obs = pyhf.infer.hypotest(limit["obs"], data, model, test_stat="qtilde")
+    _, cls_exp = pyhf.infer.hypotest(limit["exp"][2], data, model, test_stat="qtilde",
+                                     return_expected_set=True)
+    assert float(cls_obs) == pytest.approx(0.05, rel=1e-3)
+    assert float(cls_exp[2]) == pytest.approx(0.05, rel=1e-3)

@@ -112,6 +112,9 @@ GRADIENT_TOLERANCE = 1e-4
 """A fit has converged when its projected gradient, in units of the parameters' prefit
 standard deviations, is below this."""
 
+BOUND_TOLERANCE = 1e-9
+"""Distance from a bound, in units of the parameter's scale, within which it counts as on it."""
+
 ASIMOV_FIT_POI = 1.0
 """POI value of the Asimov data used by ``fit_workspace(asimov=True)``."""
 
@@ -279,8 +282,11 @@ class _Fitter:
         lo, hi = lk.bounds[free, 0], lk.bounds[free, 1]
         value, grad = lk.nll_and_grad(pars, data)
         g = grad[free] * self.scale[free]
-        at_lo = (pars[free] <= lo) & (g > 0)
-        at_hi = (pars[free] >= hi) & (g < 0)
+        # within rounding of a bound counts as on it: the optimizer works in scaled, shifted
+        # coordinates, so a parameter it holds at a bound comes back a few ulps inside
+        near = BOUND_TOLERANCE * self.scale[free]
+        at_lo = (pars[free] <= lo + near) & (g > 0)
+        at_hi = (pars[free] >= hi - near) & (g < 0)
         projected = float(np.max(np.abs(np.where(at_lo | at_hi, 0.0, g))))
         converged = bool(np.isfinite(value)) and projected < GRADIENT_TOLERANCE
         if not converged:
