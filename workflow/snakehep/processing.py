@@ -229,9 +229,13 @@ def _process_chunk(
             steps, weight, fills = _columnar_chunk(
                 analysis, chunk, plan, generator_weight, is_simulation
             )
+        except columnar.Unsupported as err:
+            log.debug("chunk evaluated with awkward (%s)", err)
+            try_columnar = False  # the rest of the file is like this chunk
         except Exception as err:  # noqa: BLE001 - the reference evaluation decides on errors
-            log.debug("chunk evaluated with awkward (%s: %s)", type(err).__name__, err)
-            try_columnar = not isinstance(err, columnar.Unsupported)
+            # a user error (the reference raises it with its message next) or a numpy-path bug
+            log.warning("numpy evaluation failed, using awkward: %s: %s", type(err).__name__, err)
+            try_columnar = False
         else:
             cutflow.add_rows(steps, weight)
             for name, region, values, weights, squared in fills:
