@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from snakehep.errors import ConfigError, InputFileError
+
 log = logging.getLogger(__name__)
 
 
@@ -43,7 +45,7 @@ class Sample:
             return 1.0
         total = self.sum_genweights if self.sum_genweights is not None else sum_genweights
         if not total:
-            raise ValueError(f"sample {self.name}: sum of generator weights is zero")
+            raise InputFileError(f"sample {self.name}: the sum of generator weights is zero")
         return self.xsec * self.kfactor * luminosity / total
 
 
@@ -62,6 +64,13 @@ def expand_inputs(patterns: list[str]) -> tuple[str, ...]:
     return tuple(paths)
 
 
+def _inputs(name: str, patterns: list[str]) -> tuple[str, ...]:
+    paths = expand_inputs(patterns)
+    if not paths:
+        raise ConfigError(f"samples.{name}.inputs: no file matches {', '.join(patterns)}")
+    return paths
+
+
 def load_samples(analysis: Mapping[str, Any]) -> dict[str, Sample]:
     processes = analysis["processes"]
     return {
@@ -69,7 +78,7 @@ def load_samples(analysis: Mapping[str, Any]) -> dict[str, Sample]:
             name=name,
             process=entry["process"],
             kind=processes[entry["process"]]["kind"],
-            inputs=expand_inputs(entry["inputs"]),
+            inputs=_inputs(name, entry["inputs"]),
             xsec=entry.get("xsec"),
             kfactor=entry.get("kfactor", 1.0),
             mass=entry.get("mass"),
