@@ -1,3 +1,4 @@
+import core_path  # noqa: F401  (must come first: makes snakehep importable)
 from snakehep import stages
 from snakehep.rulelog import rule_logging
 
