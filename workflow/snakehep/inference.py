@@ -185,6 +185,34 @@ def _better(a: FitResult | None, b: FitResult) -> FitResult:
     return b if key(b) < key(a) else a
 
 
+class _ScaledProblem:
+    """The NLL of the free parameters in scaled, shifted coordinates x (pars = centre + scale * x,
+    clipped to the bounds), as the optimizers see it; remembers the lowest point evaluated."""
+
+    def __init__(self, lk: Any, data: np.ndarray, pars: np.ndarray, free: np.ndarray,
+                 lo: np.ndarray, hi: np.ndarray, scale: np.ndarray) -> None:
+        self.lk, self.data, self.pars, self.free = lk, data, pars, free
+        self.lo, self.hi, self.scale = lo, hi, scale
+        self.centre = pars[free].copy()
+        offset = lk.nll(pars, data)
+        self.offset = offset if np.isfinite(offset) else 0.0
+        self.bounds = list(zip((lo - self.centre) / scale, (hi - self.centre) / scale))
+        self.best_value, self.best_x = math.inf, None
+
+    def to_pars(self, x: np.ndarray) -> np.ndarray:
+        trial = self.pars.copy()
+        trial[self.free] = np.clip(self.centre + self.scale * x, self.lo, self.hi)
+        return trial
+
+    def objective(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = self.lk.nll_and_grad(self.to_pars(x), self.data)
+        if not np.isfinite(value):
+            return 1e300, np.zeros_like(x)
+        if value < self.best_value:
+            self.best_value, self.best_x = value, x.copy()
+        return value - self.offset, grad[self.free] * self.scale
+
+
 class _Fitter:
     """Bounded minimisation of the NLL (L-BFGS-B, analytic gradient, rescaled parameters;
     L-BFGS-B from the initial values and SLSQP as fallbacks, see :meth:`fit`)."""
@@ -293,40 +321,25 @@ class _Fitter:
             message = f"{message}, max projected gradient {projected:.3g}"
         return FitResult(pars, float(value), converged, message)
 
+    def _scaled_problem(
+        self, data: np.ndarray, free: np.ndarray, is_fixed: np.ndarray, fixed_values: np.ndarray, origin: np.ndarray
+    ) -> _ScaledProblem:
+        pars, lo, hi = self._prepare(free, is_fixed, fixed_values, origin)
+        return _ScaledProblem(self.lk, data, pars, free, lo, hi, self.scale[free])
+
     def _lbfgsb(
         self, data: np.ndarray, free: np.ndarray, is_fixed: np.ndarray, fixed_values: np.ndarray, origin: np.ndarray
     ) -> FitResult:
         lk = self.lk
-        pars, lo, hi = self._prepare(free, is_fixed, fixed_values, origin)
-        scale = self.scale[free]
-        centre = pars[free].copy()
-        offset = lk.nll(pars, data)
-        if not np.isfinite(offset):
-            offset = 0.0
-        best_seen: list = [math.inf, None]  # lowest value evaluated, and where
-
-        def to_pars(x: np.ndarray) -> np.ndarray:
-            trial = pars.copy()
-            trial[free] = np.clip(centre + scale * x, lo, hi)
-            return trial
-
-        def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
-            value, grad = lk.nll_and_grad(to_pars(x), data)
-            if not np.isfinite(value):
-                return 1e300, np.zeros_like(x)
-            if value < best_seen[0]:
-                best_seen[0], best_seen[1] = value, x.copy()
-            return value - offset, grad[free] * scale
-
-        bounds = list(zip((lo - centre) / scale, (hi - centre) / scale))
+        problem = self._scaled_problem(data, free, is_fixed, fixed_values, origin)
         x = np.zeros(free.size)
         for _ in range(4):  # restart (fresh L-BFGS memory) from the best point if stopped short
             minimum = minimize(
-                objective,
+                problem.objective,
                 x,
                 jac=True,
                 method="L-BFGS-B",
-                bounds=bounds,
+                bounds=problem.bounds,
                 options={
                     "maxiter": 20000, "maxfun": 40000, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20,
                     # the first steps of a fit far from its minimum can run into the steep
@@ -335,9 +348,9 @@ class _Fitter:
                 },
             )
             x = minimum.x
-            if best_seen[1] is not None and best_seen[0] < lk.nll(to_pars(x), data):
-                x = best_seen[1]  # ABNORMAL stops can return a point worse than one visited
-            result = self._check(data, to_pars(x), free, str(minimum.message))
+            if problem.best_x is not None and problem.best_value < lk.nll(problem.to_pars(x), data):
+                x = problem.best_x  # ABNORMAL stops can return a point worse than one visited
+            result = self._check(data, problem.to_pars(x), free, str(minimum.message))
             if result.converged or not np.isfinite(result.nll):
                 break
             log.debug("L-BFGS-B restarted (%s)", result.message)
@@ -347,26 +360,12 @@ class _Fitter:
         self, data: np.ndarray, free: np.ndarray, is_fixed: np.ndarray, fixed_values: np.ndarray, origin: np.ndarray
     ) -> FitResult:
         """SLSQP (as pyhf) in the scaled parameters, then an L-BFGS-B polish."""
-        lk = self.lk
-        pars, lo, hi = self._prepare(free, is_fixed, fixed_values, origin)
-        scale = self.scale[free]
-        centre = pars[free].copy()
-        offset = lk.nll(pars, data)
-
-        def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
-            trial = pars.copy()
-            trial[free] = np.clip(centre + scale * x, lo, hi)
-            value, grad = lk.nll_and_grad(trial, data)
-            if not np.isfinite(value):
-                return 1e300, np.zeros_like(x)
-            return value - offset, grad[free] * scale
-
-        bounds = list(zip((lo - centre) / scale, (hi - centre) / scale))
+        problem = self._scaled_problem(data, free, is_fixed, fixed_values, origin)
         minimum = minimize(
-            objective, np.zeros(free.size), jac=True, method="SLSQP", bounds=bounds,
+            problem.objective, np.zeros(free.size), jac=True, method="SLSQP", bounds=problem.bounds,
             options={"maxiter": 5000, "ftol": 1e-12},
         )
-        pars[free] = np.clip(centre + scale * minimum.x, lo, hi)
+        pars = problem.to_pars(minimum.x)
         polished = self._lbfgsb(data, free, is_fixed, fixed_values, pars)
         first = self._check(data, pars, free, f"SLSQP {minimum.message}")
         return _better(first, polished)
