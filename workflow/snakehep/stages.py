@@ -144,9 +144,10 @@ def plot_distributions(
                 bins = store.get((group, region, observable, "nominal"))
                 return None if bins is None else bins.to_hist(name=observable, label=spec["label"])
 
-            stack = {p: histogram(p) for p in backgrounds if histogram(p) is not None}
+            present = {g: h for g in [*backgrounds, *signals] if (h := histogram(g)) is not None}
+            stack = {p: present[p] for p in backgrounds if p in present}
             stack = dict(sorted(stack.items(), key=lambda item: item[1].sum().value))
-            overlays = {s: histogram(s) for s in signals if histogram(s) is not None}
+            overlays = {s: present[s] for s in signals if s in present}
             labels = {p: processes[p].get("label", p) for p in processes}
             colors = {p: processes[p]["color"] for p in processes if "color" in processes[p]}
             for name in overlays:
