@@ -19,6 +19,12 @@ COFFEA_SDIST = "coffea==2026.9.0"
 NANOAOD_FILES = ("nano_dy.root", "nano_tt_v12.root", "nano_dimuon.root")
 
 
+@pytest.fixture(params=["numpy", "awkward"])
+def kernel(request) -> str:
+    """Each expression kernel by name: a test using it runs on both."""
+    return request.param
+
+
 @pytest.fixture(scope="session")
 def default_config() -> dict:
     """The shipped config/config.yaml, validated (defaults filled in)."""

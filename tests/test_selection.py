@@ -1,11 +1,13 @@
-"""The configured selection on a small hand-built set of events, each built to fail one cut."""
+"""The configured selection on a small hand-built set of events, each built to fail one cut,
+with both kernels."""
 
 import awkward as ak
-import numpy as np
 import pytest
 
+from evaluation import KERNELS
 from snakehep.errors import ExpressionError
-from snakehep.selection import EventScope, apply_cuts, compile_selection, plan_branches
+from snakehep.selection import Scope, compile_selection, plan_branches, select_with_cutflow
+
 
 
 def muon(pt, eta, phi, charge, high_pt_id=2, iso=0.01):
@@ -47,19 +49,21 @@ def nanoaod(events):
     return ak.Array(columns)
 
 
-def run(config, events):
+def run(config, events, kernel):
+    """The selection, the scope of all events, and the events (indices) after each step."""
     selection = compile_selection(config)
     branches = nanoaod(events)
     plan = plan_branches(selection, ak.fields(branches))
-    scope = EventScope(selection, branches[list(plan.branches)], plan)
-    return selection, scope, apply_cuts(selection, scope)
+    scope = Scope.of_chunk(selection, plan, KERNELS[kernel], branches[list(plan.branches)])
+    steps, _, _ = select_with_cutflow(selection, scope)
+    return selection, scope, steps
 
 
-def test_each_event_stops_at_the_expected_cut(default_config):
-    selection, _, masks = run(default_config, EVENTS)
+def test_each_event_stops_at_the_expected_cut(default_config, kernel):
+    selection, _, steps = run(default_config, EVENTS, kernel)
     names = list(EVENTS)
     for step in selection.step_names:
-        passed = {names[i] for i in np.flatnonzero(masks.step_masks[step])}
+        passed = {names[i] for i in steps[step]}
         expected = {
             "all": set(names),
             "trigger": set(names) - {"fail_trigger"},
@@ -72,7 +76,7 @@ def test_each_event_stops_at_the_expected_cut(default_config):
         assert passed == expected, step
 
 
-def test_only_needed_branches_are_read(default_config):
+def test_only_needed_branches_are_read(default_config, kernel):
     selection = compile_selection(default_config)
     available = list(ak.fields(nanoaod(EVENTS))) + ["Electron_pt", "Muon_dxy", "Jet_chEmEF"]
     plan = plan_branches(selection, available)
@@ -83,43 +87,58 @@ def test_only_needed_branches_are_read(default_config):
     )
 
 
-def test_objects_are_cleaned_and_tagged(default_config):
-    _, scope, _ = run(default_config, EVENTS)
-    jets = scope.resolve("jets")
-    bjets = scope.resolve("bjets")
+def test_objects_are_cleaned_and_tagged(default_config, kernel):
+    _, scope, _ = run(default_config, EVENTS, kernel)
+    jets = scope.kernel.counts(scope.resolve("jets"))
+    bjets = scope.kernel.counts(scope.resolve("bjets"))
     index = list(EVENTS).index
-    assert ak.num(jets)[index("sr_overlapping_bjet_removed")] == 0
-    assert ak.num(jets)[index("sr_bjet_below_pt")] == 1  # the 40 GeV light jet
-    assert ak.num(bjets)[index("sr_bjet_below_pt")] == 0
-    assert ak.num(bjets)[index("cr")] == 1
+    assert jets[index("sr_overlapping_bjet_removed")] == 0
+    assert jets[index("sr_bjet_below_pt")] == 1  # the 40 GeV light jet
+    assert bjets[index("sr_bjet_below_pt")] == 0
+    assert bjets[index("cr")] == 1
 
 
-def test_thresholds_come_from_parameters(analysis_config):
+def test_thresholds_come_from_parameters(analysis_config, kernel):
     analysis_config["selection"]["parameters"]["muon_pt_min"] = 51.0
-    selection, _, masks = run(analysis_config, EVENTS)
-    passed = np.flatnonzero(masks.step_masks["two_muons"])
-    assert list(EVENTS).index("fail_two_muons_pt") in passed
+    selection, _, steps = run(analysis_config, EVENTS, kernel)
+    assert list(EVENTS).index("fail_two_muons_pt") in steps["two_muons"]
 
 
-def test_unknown_branch_is_an_error_naming_it(analysis_config):
+def test_unknown_branch_is_an_error_naming_it(analysis_config, kernel):
     analysis_config["selection"]["cuts"][0]["expr"] = "HLT_Mu500"
     with pytest.raises(ExpressionError, match=r"selection.cuts\[0\] \(trigger\).*'HLT_Mu500'"):
-        run(analysis_config, EVENTS)
+        run(analysis_config, EVENTS, kernel)
 
 
-def test_non_boolean_cut_is_an_error(analysis_config):
-    analysis_config["selection"]["cuts"][1]["expr"] = "count(muons)"
-    with pytest.raises(ExpressionError, match="must be boolean"):
-        run(analysis_config, EVENTS)
+@pytest.mark.parametrize(
+    ("key", "text", "message"),
+    [
+        (("cuts", 1, "expr"), "count(muons)", r"selection.cuts\[1\] \(two_muons\).*one boolean per event"),
+        (("cuts", 1, "expr"), "muons.pt > 3", r"selection.cuts\[1\].*one boolean per event"),
+        (("regions", "SR"), "mu1.pt", r"selection.regions.SR.*one boolean per event"),
+        (("objects", "jets", "where"), "jetId & 2", r"selection.objects.jets.where.*one boolean per Jet object"),
+        (("objects", "jets", "where"), "MET_pt > 0",
+         r"selection.objects.jets.where.*one boolean per Jet object"),
+        (("cuts", 2, "expr"), "mu1.charge and mu2.charge", r"selection.cuts\[2\].*'and' needs booleans, got an integer"),
+    ],
+)
+def test_a_mask_must_be_boolean(analysis_config, kernel, key, text, message):
+    """An integer ``where`` (``jetId & 2``) would otherwise pick jets by position."""
+    entry = analysis_config["selection"]
+    for part in key[:-1]:
+        entry = entry[part]
+    entry[key[-1]] = text
+    with pytest.raises(ExpressionError, match=message):
+        run(analysis_config, EVENTS, kernel)
 
 
-def test_self_reference_is_an_error(analysis_config):
+def test_self_reference_is_an_error(analysis_config, kernel):
     analysis_config["selection"]["quantities"]["mll"] = "mll + 1"
     with pytest.raises(ExpressionError, match="in terms of itself"):
-        run(analysis_config, EVENTS)
+        run(analysis_config, EVENTS, kernel)
 
 
-def test_hook_adds_quantities(analysis_config, tmp_path):
+def test_hook_adds_quantities(analysis_config, tmp_path, kernel):
     hook = tmp_path / "hooks.py"
     hook.write_text(
         "import awkward as ak\n"
@@ -128,5 +147,5 @@ def test_hook_adds_quantities(analysis_config, tmp_path):
     )
     analysis_config["selection"]["hook"] = {"function": f"{hook}:quantities", "branches": []}
     analysis_config["selection"]["regions"]["high_ht"] = "ht > 50"
-    selection, scope, masks = run(analysis_config, EVENTS)
-    assert np.flatnonzero(masks.step_masks["high_ht"]).tolist() == [list(EVENTS).index("cr")]
+    selection, scope, steps = run(analysis_config, EVENTS, kernel)
+    assert steps["high_ht"].tolist() == [list(EVENTS).index("cr")]

@@ -4,7 +4,8 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from snakehep.selection import EventScope, compile_selection, plan_branches
+from evaluation import KERNELS
+from snakehep.selection import Scope, compile_selection, plan_branches
 from snakehep.variations import (
     compile_scale_factors,
     compile_shape_variations,
@@ -13,7 +14,7 @@ from snakehep.variations import (
 )
 
 
-def scope_for(config, muon_eta, bjet_pt):
+def scope_for(config, muon_eta, bjet_pt, kernel="numpy"):
     """Events whose selected muons have the given |eta| and whose b-tagged jets the given pT."""
     n = len(muon_eta)
     columns = {
@@ -35,14 +36,17 @@ def scope_for(config, muon_eta, bjet_pt):
     }
     events = ak.Array(columns)
     selection = compile_selection(config)
-    return EventScope(selection, events, plan_branches(selection, ak.fields(events)))
+    plan = plan_branches(selection, ak.fields(events))
+    return Scope.of_chunk(selection, plan, KERNELS[kernel], events[list(plan.branches)])
 
 
-def test_event_weights_multiply_object_factors(default_config):
+@pytest.mark.parametrize("kernel", ["numpy", "awkward"])
+def test_event_weights_multiply_object_factors(default_config, kernel):
     scope = scope_for(
         default_config,
         muon_eta=[[0.5, -1.0], [2.2], []],  # bins 0 and 1; bin 3; no muon
         bjet_pt=[[], [45.0, 1500.0], [20.0 + 15.0]],  # bins 0 and (beyond the edges) 7; bin 0
+        kernel=kernel,
     )
     weights = event_weights(
         scope,
@@ -62,13 +66,17 @@ def test_event_weights_multiply_object_factors(default_config):
     assert set(weights) == {"nominal", "muon_id_up", "muon_id_down", "btag_up", "btag_down"}
 
 
-def test_shape_variation_scales_its_branch_only(default_config):
+@pytest.mark.parametrize("kernel", ["numpy", "awkward"])
+def test_shape_variation_scales_its_branch_only(default_config, kernel):
     shape = compile_shape_variations(default_config)["muon_scale"]
     events = ak.Array({"Muon_pt": [[100.0, 50.0], []], "Muon_eta": [[1.0, 2.0], []]})
-    up, down = shape.shifted(events, "up"), shape.shifted(events, "down")
-    assert up["Muon_pt"].tolist() == [[101.0, 50.5], []]
-    assert down["Muon_pt"].tolist() == [[99.0, 49.5], []]
-    assert up["Muon_eta"].tolist() == events["Muon_eta"].tolist()
+    kernel = KERNELS[kernel]
+    branches = kernel.branches(events)
+    up = shape.shifted(branches, kernel, "up")
+    down = shape.shifted(branches, kernel, "down")
+    assert kernel.to_awkward(up("Muon_pt")).tolist() == [[101.0, 50.5], []]
+    assert kernel.to_awkward(down("Muon_pt")).tolist() == [[99.0, 49.5], []]
+    assert kernel.to_awkward(up("Muon_eta")).tolist() == events["Muon_eta"].tolist()
 
 
 def test_variation_names_in_fixed_order(default_config):

@@ -1,98 +1,38 @@
-"""A restricted expression language over awkward arrays, for cuts, object selections and observables.
+"""A restricted expression language for cuts, object selections and observables: the compiler.
 
-Expressions are parsed with :mod:`ast` and walked by :meth:`Expression.evaluate`; nothing reaches
-Python's ``eval``. Allowed: numbers and booleans, names, arithmetic, bitwise ``& | ^ ~``, comparisons
-(chains included), ``and``/``or``/``not`` (element-wise), calls to the functions in
-:data:`FUNCTIONS`, field or four-vector attribute access (``muons.pt``, ``(mu1 + mu2).mass``) and
-constant indexing ``muons[0]`` (the leading object; missing where the event has too few).
+Expressions are parsed with :mod:`ast`, checked against the grammar, and compiled once into a
+tree of Python closures that call :mod:`snakehep.semantics`, where every operator and function
+is defined once for both kernels; nothing reaches Python's ``eval``. Allowed: numbers and
+booleans, names, arithmetic, bitwise ``& | ^ ~``, comparisons (chains included),
+``and``/``or``/``not`` (three-valued), calls to the functions in :data:`FUNCTIONS`, field or
+four-vector attribute access (``muons.pt``, ``(mu1 + mu2).mass``) and constant indexing
+``muons[0]`` (the leading object; missing where the event has too few). docs/expressions.md
+describes the semantics.
 """
 
 from __future__ import annotations
 
 import ast
-import operator
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable
 from typing import Any
 
-import awkward as ak
-import numpy as np
-
+from snakehep import semantics
 from snakehep.errors import ExpressionError
+from snakehep.semantics import ARITY, FUNCTIONS, VECTOR_PROPERTIES  # noqa: F401 - re-exported
 
 
 class UnknownName(LookupError):
     """Raised by a resolver for a name it does not know."""
 
 
-def _count(x):
-    return ak.num(x, axis=1)
-
-
-def _min_delta_r(objects, others):
-    """For every object, the smallest ΔR to any of ``others`` in the same event (inf if none)."""
-    pairs = ak.cartesian([objects, others], axis=1, nested=True)
-    first, second = ak.unzip(pairs)
-    return ak.fill_none(ak.min(first.deltaR(second), axis=2), np.inf)
-
-
-def _reduction(function):
-    return lambda x: function(x, axis=1)
-
-
-FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "abs": np.abs,
-    "sqrt": np.sqrt,
-    "exp": np.exp,
-    "log": np.log,
-    "log10": np.log10,
-    "sin": np.sin,
-    "cos": np.cos,
-    "tan": np.tan,
-    "sinh": np.sinh,
-    "cosh": np.cosh,
-    "tanh": np.tanh,
-    "arctan2": np.arctan2,
-    "minimum": np.minimum,
-    "maximum": np.maximum,
-    "where": ak.where,
-    "count": _count,
-    "sum": _reduction(ak.sum),
-    "min": _reduction(ak.min),
-    "max": _reduction(ak.max),
-    "any": _reduction(ak.any),
-    "all": _reduction(ak.all),
-    "delta_r": lambda a, b: a.deltaR(b),
-    "delta_phi": lambda a, b: a.deltaphi(b),
-    "min_delta_r": _min_delta_r,
-}
-
-# Four-vector properties provided by `vector` on records named Momentum4D.
-VECTOR_PROPERTIES = frozenset(
-    {"pt", "eta", "phi", "mass", "px", "py", "pz", "energy", "rapidity", "p", "theta", "mt"}
-)
-
 _BINARY = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-    ast.BitAnd: operator.and_,
-    ast.BitOr: operator.or_,
-    ast.BitXor: operator.xor,
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
+    ast.Pow: "**", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^",
 }
-_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert}
-_COMPARE = {
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
-}
+_UNARY = {ast.USub: semantics.negative, ast.UAdd: semantics.positive, ast.Invert: semantics.invert}
+_COMPARE = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+INT64_RANGE = (-(2**63), 2**63 - 1)
 _STRUCTURE = (ast.Expression, ast.Load, ast.And, ast.Or, ast.Not, *_BINARY, *_UNARY, *_COMPARE)
 
 
@@ -132,6 +72,8 @@ class Expression:
             elif isinstance(node, ast.Constant):
                 if not isinstance(node.value, (bool, int, float)):
                     raise self._error(f"constant {node.value!r} is not a number or boolean")
+                if isinstance(node.value, int) and not INT64_RANGE[0] <= node.value <= INT64_RANGE[1]:
+                    raise self._error(f"integer constant {node.value} does not fit in 64 bits")
             elif not isinstance(node, (ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Compare)) and (
                 not isinstance(node, _STRUCTURE)
             ):
@@ -171,6 +113,9 @@ class Expression:
             raise self._error(f"{node.func.id}() takes positional arguments only")
         if any(isinstance(arg, ast.Starred) for arg in node.args):
             raise self._error("argument unpacking is not allowed")
+        expected = ARITY.get(node.func.id, 1)
+        if len(node.args) != expected:
+            raise self._error(f"{node.func.id}() takes {expected} argument(s), got {len(node.args)}")
 
     def _check_index(self, node: ast.Subscript) -> None:
         index = node.slice
@@ -182,89 +127,73 @@ class Expression:
         ):
             raise self._error("only constant non-negative indices like muons[0] are allowed")
 
-    def evaluate(self, resolve: Callable[[str], Any], *, backend: Backend | None = None) -> Any:
-        """Evaluate with ``resolve(name)`` supplying names (raises :class:`UnknownName`).
-
-        ``backend`` supplies functions, attribute access and indexing for the kind of values that
-        ``resolve`` returns; by default awkward arrays.
-        """
+    def evaluate(self, resolve: Callable[[str], Any], kernel: semantics.Kernel) -> Any:
+        """The value of the expression, with ``resolve(name)`` supplying names (it raises
+        :class:`UnknownName`) and ``kernel`` the structure of values; errors name the key."""
         try:
-            return self._eval(self._tree.body, resolve, backend or AWKWARD)
+            return self._compiled(resolve, kernel)
         except UnknownName as err:
             raise self._error(f"unknown name {err.args[0]!r}") from None
-        except ExpressionError:
-            raise
-        except (TypeError, ValueError, AttributeError, IndexError, ArithmeticError) as err:
-            message = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise self._error(f"cannot evaluate: {message}") from None
+        except ExpressionError as err:
+            if str(err).startswith(self.where):
+                raise
+            raise self._error(str(err)) from None
 
-    def _eval(self, node: ast.AST, resolve: Callable[[str], Any], backend: Backend) -> Any:
-        match node:
-            case ast.Constant(value=value):
-                return value
-            case ast.Name(id=name):
-                return resolve(name)
-            case ast.BinOp(left=left, op=op, right=right):
-                lhs, rhs = self._eval(left, resolve, backend), self._eval(right, resolve, backend)
-                if isinstance(op, ast.Pow) and isinstance(lhs, int) and isinstance(rhs, int):
-                    lhs = float(lhs)  # no unbounded integer powers like 10**10**10
-                return _BINARY[type(op)](lhs, rhs)
-            case ast.UnaryOp(op=ast.Not(), operand=operand):
-                return np.logical_not(self._eval(operand, resolve, backend))
-            case ast.UnaryOp(op=op, operand=operand):
-                return _UNARY[type(op)](self._eval(operand, resolve, backend))
-            case ast.BoolOp(op=op, values=values):
-                combine = np.logical_and if isinstance(op, ast.And) else np.logical_or
-                result = self._eval(values[0], resolve, backend)
-                for value in values[1:]:
-                    result = combine(result, self._eval(value, resolve, backend))
-                return result
-            case ast.Compare(left=left, ops=ops, comparators=comparators):
-                return self._compare(left, ops, comparators, resolve, backend)
-            case ast.Call(func=ast.Name(id=name), args=args):
-                function = backend.functions[name]
-                return function(*(self._eval(arg, resolve, backend) for arg in args))
-            case ast.Attribute(value=value, attr=attr):
-                return self._attribute(self._eval(value, resolve, backend), attr, backend)
-            case ast.Subscript(value=value, slice=ast.Constant(value=index)):
-                return backend.nth(self._eval(value, resolve, backend), index)
-        raise self._error(f"{type(node).__name__} is not allowed")  # pragma: no cover
+    @functools.cached_property
+    def _compiled(self) -> Callable[[Callable[[str], Any], semantics.Kernel], Any]:
+        return _compile(self._tree.body)
 
-    def _compare(self, left, ops, comparators, resolve, backend):
+
+Compiled = Callable[[Callable[[str], Any], Any], Any]
+
+
+def _compile(node: ast.AST) -> Compiled:
+    """A closure ``(resolve, kernel) -> value`` for a checked syntax tree."""
+    match node:
+        case ast.Constant(value=value):
+            return lambda resolve, kernel: value
+        case ast.Name(id=name):
+            return lambda resolve, kernel: resolve(name)
+        case ast.BinOp(left=left, op=op, right=right):
+            lhs, rhs, symbol = _compile(left), _compile(right), _BINARY[type(op)]
+            return lambda r, k: semantics.binary(k, symbol, lhs(r, k), rhs(r, k))
+        case ast.UnaryOp(op=ast.Not(), operand=operand):
+            inner = _compile(operand)
+            return lambda r, k: semantics.logical_not(k, inner(r, k))
+        case ast.UnaryOp(op=op, operand=operand):
+            inner, function = _compile(operand), _UNARY[type(op)]
+            return lambda r, k: function(k, inner(r, k))
+        case ast.BoolOp(op=op, values=values):
+            parts = [_compile(value) for value in values]
+            combine = semantics.logical_and if isinstance(op, ast.And) else semantics.logical_or
+            return lambda r, k: functools.reduce(
+                lambda result, part: combine(k, result, part(r, k)), parts[1:], parts[0](r, k)
+            )
+        case ast.Compare(left=left, ops=ops, comparators=comparators):
+            return _compile_comparison(left, ops, comparators)
+        case ast.Call(func=ast.Name(id=name), args=args):
+            arguments, function = [_compile(arg) for arg in args], FUNCTIONS[name]
+            return lambda r, k: function(k, *(argument(r, k) for argument in arguments))
+        case ast.Attribute(value=value, attr=attr):
+            inner = _compile(value)
+            return lambda r, k: semantics.attribute(k, inner(r, k), attr)
+        case ast.Subscript(value=value, slice=ast.Constant(value=position)):
+            inner = _compile(value)
+            return lambda r, k: semantics.index(k, inner(r, k), position)
+    raise ExpressionError(f"{type(node).__name__} is not allowed")  # pragma: no cover
+
+
+def _compile_comparison(left, ops, comparators) -> Compiled:
+    """``a < b < c`` is ``a < b and b < c`` (three-valued), each operand evaluated once."""
+    operands = [_compile(left), *(_compile(c) for c in comparators)]
+    symbols = [_COMPARE[type(op)] for op in ops]
+
+    def compare(r, k):
+        values = [operand(r, k) for operand in operands]
         result = None
-        lhs = self._eval(left, resolve, backend)
-        for op, comparator in zip(ops, comparators):
-            rhs = self._eval(comparator, resolve, backend)
-            step = _COMPARE[type(op)](lhs, rhs)
-            result = step if result is None else np.logical_and(result, step)
-            lhs = rhs
+        for symbol, lhs, rhs in zip(symbols, values, values[1:]):
+            step = semantics.compare(k, symbol, lhs, rhs)
+            result = step if result is None else semantics.logical_and(k, result, step)
         return result
 
-    def _attribute(self, value: Any, attr: str, backend: Backend) -> Any:
-        if backend.attribute is not None:
-            return backend.attribute(value, attr)
-        fields = ak.fields(value) if isinstance(value, ak.Array) else []
-        if attr in fields:
-            return value[attr]
-        if attr in VECTOR_PROPERTIES and isinstance(value, ak.Array):
-            return getattr(value, attr)
-        known = ", ".join(sorted(fields)) or "none"
-        raise self._error(f"no field {attr!r} (fields read: {known})")
-
-
-def _nth(collection: Any, index: int) -> Any:
-    """The index-th object of each event (None where the event has fewer)."""
-    return ak.pad_none(collection, index + 1, axis=1)[:, index]
-
-
-@dataclass(frozen=True)
-class Backend:
-    """What expressions need from a kind of values: the functions (same names as
-    :data:`FUNCTIONS`), ``nth(value, index)`` and ``attribute(value, name)`` (field access)."""
-
-    functions: Mapping[str, Callable[..., Any]]
-    nth: Callable[[Any, int], Any]
-    attribute: Callable[[Any, str], Any] | None = None
-
-
-AWKWARD = Backend(FUNCTIONS, _nth)  # attribute access: Expression._attribute
+    return compare

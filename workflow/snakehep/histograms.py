@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import awkward as ak
 import boost_histogram as bh
 import hist
 import numpy as np
@@ -115,95 +114,73 @@ class FlowBinning:
         return np.minimum(bins, len(self.edges), out=bins)  # +inf stays in the overflow
 
 
+def accumulate(total: np.ndarray, bins: np.ndarray, values: np.ndarray) -> None:
+    """``total[bins[k]] += values[k]`` for k in order: the sum of each bin is that of a plain
+    loop over the events, whatever the chunks they were read in (``np.add.at`` is unbuffered
+    and in order; summing a chunk first and adding that would round differently)."""
+    np.add.at(total, bins, values)
+
+
+def sequential_sum(total: float, values: np.ndarray) -> float:
+    """``total + values[0] + values[1] + ...`` left to right (see :func:`accumulate`)."""
+    result = np.array([total], dtype=np.float64)
+    accumulate(result, np.zeros(len(values), dtype=np.intp), values)
+    return float(result[0])
+
+
 class HistogramFiller:
-    """Accumulates the histograms of one job (one input file, many chunks)."""
+    """Accumulates the histograms of one job (one or more input files, many chunks).
+
+    Each histogram's sums of weights and of squared weights are added event by event in the
+    order of the events (:func:`accumulate`), so they do not depend on the chunk size."""
 
     def __init__(
         self, observables: Mapping[str, Observable], regions: Sequence[str], variations: Sequence[str]
     ) -> None:
         self.observables = observables
         self.entries: dict[Key, int] = {}
-        self.histograms = {
-            name: hist.Hist(
-                hist.axis.StrCategory(list(regions), name="region"),
-                hist.axis.StrCategory(list(variations), name="variation"),
-                hist.axis.Variable(observable.edges, name=name, label=observable.label),
-                storage=hist.storage.Weight(),
-            )
-            for name, observable in observables.items()
+        self._binnings = {name: FlowBinning(o.edges) for name, o in observables.items()}
+        shape = (len(regions), len(variations))
+        self._sums = {
+            name: (np.zeros((*shape, len(o.edges) + 1)), np.zeros((*shape, len(o.edges) + 1)))
+            for name, o in observables.items()
         }
-        # for fill_variations: binning and storage (a view) of each histogram; axis positions
-        self._views: dict[str, tuple[FlowBinning, Any]] = {}
+        self._regions = list(regions)
+        self._variations = list(variations)
         self._region_index = {name: i for i, name in enumerate(regions)}
         self._variation_index = {name: i for i, name in enumerate(variations)}
 
     def fill(
-        self, observable: str, *, region: str, variation: str, values: Any, weights: np.ndarray
-    ) -> None:
-        """Fill per-event values (or per-object lists, each object with its event's weight);
-        missing values (an event without the object) are skipped."""
-        if values.ndim > 1 if isinstance(values, ak.Array) else False:
-            values, weights = ak.broadcast_arrays(values, weights)
-            values, weights = ak.flatten(values, axis=None), ak.flatten(weights, axis=None)
-        present = ~ak.to_numpy(ak.is_none(values)) if isinstance(values, ak.Array) else None
-        values = np.asarray(ak.to_numpy(ak.fill_none(values, np.nan)) if present is not None else values)
-        weights = np.asarray(weights, dtype=np.float64)
-        if present is not None:
-            values, weights = values[present], weights[present]
-        self.histograms[observable].fill(
-            region=region, variation=variation, **{observable: values}, weight=weights
-        )
-        key = (region, observable, variation)
-        self.entries[key] = self.entries.get(key, 0) + len(values)
-
-    def fill_variations(
         self,
         observable: str,
         *,
         region: str,
         values: np.ndarray,
         weights: Mapping[str, np.ndarray],
-        squared_weights: Mapping[str, np.ndarray] | None = None,
     ) -> None:
-        """Fill the same per-event ``values`` (a flat numpy array, none missing) once per
-        variation with its weights: :meth:`fill` for each, binning the values only once.
-        ``squared_weights``, if given, are ``weights**2`` (for the variances). Variations
-        with the very same weights array are summed once."""
-        if observable not in self._views:
-            histogram = self.histograms[observable]
-            binning = FlowBinning(histogram.axes[2].edges)
-            self._views[observable] = binning, histogram.view(flow=True)
-        binning, view = self._views[observable]
-        bins = binning.index(values)
-        n_bins = len(binning.edges) + 1
+        """Fill ``values`` (flat, none missing) once per variation with its weights; the values
+        are binned once. NaN goes to the overflow bin, as boost-histogram puts it."""
+        bins = self._binnings[observable].index(np.asarray(values))
+        values_sum, squares_sum = self._sums[observable]
         i = self._region_index[region]
-        done: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for variation, weight in weights.items():
             weight = np.asarray(weight, dtype=np.float64)
-            # variations given the same weights array share its sums
-            same = next((d for d in done if d[0] is weight), None)
-            if same is None:
-                square = weight * weight if squared_weights is None else squared_weights[variation]
-                sums = np.bincount(bins, weights=weight, minlength=n_bins)
-                same = (weight, sums, np.bincount(bins, weights=square, minlength=n_bins))
-                done.append(same)
             j = self._variation_index[variation]
-            view.value[i, j] += same[1]
-            view.variance[i, j] += same[2]
+            accumulate(values_sum[i, j], bins, weight)
+            accumulate(squares_sum[i, j], bins, weight * weight)
             key = (region, observable, variation)
-            self.entries[key] = self.entries.get(key, 0) + len(values)
+            self.entries[key] = self.entries.get(key, 0) + len(bins)
 
     def store(self) -> HistogramStore:
         store = HistogramStore()
-        for name, histogram in self.histograms.items():
-            edges = histogram.axes[2].edges
-            view = histogram.view(flow=True)  # category axes: no underflow, so index i is bin i
-            for i, region in enumerate(histogram.axes[0]):
-                for j, variation in enumerate(histogram.axes[1]):
+        for name, (values_sum, squares_sum) in self._sums.items():
+            edges = self.observables[name].edges
+            for i, region in enumerate(self._regions):
+                for j, variation in enumerate(self._variations):
                     store[(region, name, variation)] = Bins(
                         edges=np.asarray(edges),
-                        values=np.array(view.value[i, j]),
-                        variances=np.array(view.variance[i, j]),
+                        values=values_sum[i, j].copy(),
+                        variances=squares_sum[i, j].copy(),
                         entries=self.entries.get((region, name, variation), 0),
                     )
         return store

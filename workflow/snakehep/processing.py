@@ -17,30 +17,39 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from snakehep import columnar
 from snakehep.errors import ExpressionError, InputFileError
-from snakehep.histograms import HistogramFiller, HistogramStore, Observable, compile_observables
+from snakehep.histograms import (
+    HistogramFiller,
+    HistogramStore,
+    Observable,
+    compile_observables,
+    sequential_sum,
+)
+from snakehep.kernel_awkward import AWKWARD
+from snakehep.kernel_numpy import NUMPY
 from snakehep.samples import Sample
 from snakehep.selection import (
     BranchPlan,
-    ChunkSelection,
-    EventScope,
+    Scope,
     Selection,
-    apply_cuts,
     compile_selection,
     plan_branches,
+    select,
+    select_with_cutflow,
 )
+from snakehep.semantics import Kernel
 from snakehep.variations import (
     DIRECTIONS,
     NOMINAL,
     ScaleFactor,
     ShapeVariation,
     compile_scale_factors,
-    combine_weights,
     compile_shape_variations,
     event_weights,
     variation_names,
 )
+
+KERNELS: dict[str, Kernel] = {"numpy": NUMPY, "awkward": AWKWARD}
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +68,7 @@ class Analysis:
     variations: tuple[str, ...]
     luminosity: float
     step_size: int
+    kernel: Kernel = NUMPY
 
 
 def compile_analysis(analysis: Mapping[str, Any]) -> Analysis:
@@ -71,37 +81,33 @@ def compile_analysis(analysis: Mapping[str, Any]) -> Analysis:
         variations=tuple(variation_names(analysis)),
         luminosity=float(analysis["luminosity"]),
         step_size=int(analysis["selection"].get("step_size", 200_000)),
+        kernel=KERNELS[analysis["selection"].get("kernel", "numpy")],
     )
 
 
 @dataclass
 class Cutflow:
-    """Raw and weighted event counts after each step, in step order."""
+    """Raw and weighted event counts after each step, in step order. Weighted counts are
+    summed event by event in order, as a plain loop would, whatever the chunk size."""
 
     names: list[str]
     raw: np.ndarray = field(init=False)
-    weighted: list[list[float]] = field(init=False)
+    weighted: list[float] = field(init=False)
 
     def __post_init__(self) -> None:
         self.raw = np.zeros(len(self.names), dtype=np.int64)
-        self.weighted = [[] for _ in self.names]
-
-    def add(self, masks: ChunkSelection, weight: np.ndarray) -> None:
-        for i, name in enumerate(self.names):
-            mask = masks.step_masks[name]
-            self.raw[i] += int(np.count_nonzero(mask))
-            self.weighted[i].append(float(weight[mask].sum()))
+        self.weighted = [0.0 for _ in self.names]
 
     def add_rows(self, rows: Mapping[str, np.ndarray], weight: np.ndarray) -> None:
-        """As :meth:`add`, from the (sorted) indices of the events after each step."""
+        """Count the events at ``rows[step]`` (sorted chunk indices) after each step."""
         for i, name in enumerate(self.names):
             self.raw[i] += len(rows[name])
-            self.weighted[i].append(float(weight[rows[name]].sum()))  # as weight[mask].sum()
+            self.weighted[i] = sequential_sum(self.weighted[i], weight[rows[name]])
 
     def as_list(self, *, scale: float = 1.0) -> list[dict[str, Any]]:
         return [
-            {"name": name, "raw": int(raw), "weighted": math.fsum(parts) * scale}
-            for name, raw, parts in zip(self.names, self.raw, self.weighted)
+            {"name": name, "raw": int(raw), "weighted": weighted * scale}
+            for name, raw, weighted in zip(self.names, self.raw, self.weighted)
         ]
 
 
@@ -114,9 +120,15 @@ class FileResult:
 
 
 def process_file(
-    analysis: Analysis, sample: Sample, path: str, *, step_size: int | None = None
+    analysis: Analysis,
+    sample: Sample,
+    path: str,
+    *,
+    step_size: int | None = None,
+    kernel: Kernel | None = None,
 ) -> FileResult:
-    """Select, weight and histogram every event of one file, chunk by chunk."""
+    """Select, weight and histogram every event of one file, chunk by chunk (``kernel``: the
+    analysis's, numpy unless ``selection.kernel`` says otherwise)."""
     tree, runs = _open_events(path, sample)
     available = set(tree.keys())
     plan = _plan(analysis, sample, path, available)
@@ -124,19 +136,17 @@ def process_file(
     variations = analysis.variations if is_simulation else (NOMINAL,)
     filler = HistogramFiller(analysis.observables, analysis.selection.region_names, variations)
     cutflow = Cutflow(analysis.selection.step_names)
-    sum_generator = []
+    sum_genweights = 0.0
     n_events = 0
-    columnar_covers = True  # until a chunk shows it does not: then awkward for the others too
+    kernel = kernel or analysis.kernel
     for chunk in tree.iterate(plan.branches, step_size=step_size or analysis.step_size, library="ak"):
         n_events += len(chunk)
         try:
-            weight, columnar_covers = _process_chunk(
-                analysis, chunk, plan, filler, cutflow, is_simulation, columnar_covers
-            )
+            weight = _process_chunk(analysis, kernel, chunk, plan, filler, cutflow, is_simulation)
         except ExpressionError as err:
             raise ExpressionError(f"{err} (sample {sample.name}, file {path})") from None
-        sum_generator.append(float(weight.sum()) if is_simulation else 0.0)
-    sum_genweights = math.fsum(sum_generator)
+        if is_simulation:
+            sum_genweights = sequential_sum(sum_genweights, weight)
     if is_simulation and runs is not None:
         sum_genweights = _sum_genweights(runs, path)
     log.info("%s: %d events, %s", path, n_events, dict(zip(cutflow.names, cutflow.raw.tolist())))
@@ -206,149 +216,42 @@ def _sum_genweights(runs, path: str) -> float:
 
 def _process_chunk(
     analysis: Analysis,
+    kernel: Kernel,
     chunk: ak.Array,
     plan: BranchPlan,
     filler: HistogramFiller,
     cutflow: Cutflow,
     is_simulation: bool,
-    try_columnar: bool = True,
-) -> tuple[np.ndarray, bool]:
-    """Fill one chunk for every variation; return its generator weights (ones for data) and
-    whether the numpy evaluation is worth trying on the next chunk.
-
-    The numpy evaluation (:mod:`snakehep.columnar`) is tried first; whatever it does not cover
-    (or any error, whose message the reference then gives) is done with awkward.
-    """
+) -> np.ndarray:
+    """Count and fill one chunk for every variation; return its generator weights (ones for
+    data)."""
     generator_weight = (
         ak.to_numpy(chunk[GENERATOR_WEIGHT]).astype(np.float64)
         if is_simulation
         else np.ones(len(chunk))
     )
-    if try_columnar:
-        try:
-            steps, weight, fills = _columnar_chunk(
-                analysis, chunk, plan, generator_weight, is_simulation
-            )
-        except columnar.Unsupported as err:
-            log.debug("chunk evaluated with awkward (%s)", err)
-            try_columnar = False  # the rest of the file is like this chunk
-        except Exception as err:  # noqa: BLE001 - the reference evaluation decides on errors
-            # a user error (the reference raises it with its message next) or a numpy-path bug
-            log.warning("numpy evaluation failed, using awkward: %s: %s", type(err).__name__, err)
-            try_columnar = False
-        else:
-            cutflow.add_rows(steps, weight)
-            for name, region, values, weights, squared in fills:
-                filler.fill_variations(
-                    name, region=region, values=values, weights=weights, squared_weights=squared
-                )
-            return generator_weight, True
-    _reference_chunk(analysis, chunk, plan, filler, cutflow, generator_weight, is_simulation)
-    return generator_weight, try_columnar
-
-
-# observable, region, values, weights and squared weights by variation
-Fill = tuple[str, str, np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]
-
-
-def _columnar_chunk(
-    analysis: Analysis, chunk: ak.Array, plan: BranchPlan, generator_weight, is_simulation: bool
-) -> tuple[dict[str, np.ndarray], np.ndarray, list[Fill]]:
-    """The events after each cutflow step, nominal weights and every histogram fill of one
-    chunk, with numpy."""
     selection = analysis.selection
-    branches = columnar.ChunkBranches(chunk)
-    scope = columnar.ColumnScope(selection, plan, branches, len(chunk))
+    branches = kernel.branches(chunk)
+    scope = Scope.of_chunk(selection, plan, kernel, chunk, branches=branches)
     # the cutflow counts weighted events at every step: nominal weights for every event
-    weight = _columnar_weights(analysis, scope, generator_weight, is_simulation, varied=False)
-    steps, selected, regions = columnar.select_with_cutflow(selection, scope)
-    weights = _columnar_weights(
-        analysis, selected, generator_weight[selected.rows], is_simulation, varied=True
-    )
-    fills = _columnar_fills(analysis, selected, regions, weights)
+    weight = _weights(analysis, scope, generator_weight, is_simulation, varied=False)[NOMINAL]
+    steps, selected, regions = select_with_cutflow(selection, scope)
+    cutflow.add_rows(steps, weight)
+    rows = selected.rows
+    weights = _weights(analysis, selected, generator_weight[rows], is_simulation, varied=True)
+    _fill(analysis, filler, selected, regions, weights)
     if is_simulation:
         for shape in analysis.shape_variations.values():
             for direction in DIRECTIONS:
-                shifted = branches.shifted({shape.branch: shape.factor(direction)})
-                scope = columnar.ColumnScope(selection, plan, shifted, len(chunk))
-                selected, regions = columnar.select(selection, scope)
-                shifted_weight = _columnar_weights(
-                    analysis, selected, generator_weight[selected.rows], True, varied=False
-                )
-                name = f"{shape.name}_{direction}"
-                fills += _columnar_fills(analysis, selected, regions, {name: shifted_weight})
-    return steps, weight, fills
+                shifted = shape.shifted(branches, kernel, direction)
+                scope = Scope.of_chunk(selection, plan, kernel, chunk, branches=shifted)
+                selected, regions = select(selection, scope)
+                nominal = _weights(analysis, selected, generator_weight[selected.rows], True, varied=False)
+                _fill(analysis, filler, selected, regions, {f"{shape.name}_{direction}": nominal[NOMINAL]})
+    return generator_weight
 
 
-def _columnar_weights(analysis, scope, generator_weight, is_simulation, *, varied):
-    """The weights of the events of ``scope``: by variation if ``varied``, else the nominal."""
-    if not is_simulation:
-        return {NOMINAL: generator_weight} if varied else generator_weight
-    keys = (NOMINAL, *DIRECTIONS) if varied else (NOMINAL,)
-    factors = {
-        name: factor.per_event_columnar(scope, keys)
-        for name, factor in analysis.scale_factors.items()
-    }
-    weights = combine_weights(
-        generator_weight, factors, list(analysis.weight_variations) if varied else []
-    )
-    return weights if varied else weights[NOMINAL]
-
-
-def _columnar_fills(analysis, scope, regions, weights) -> list[Fill]:
-    """Fills of the events of ``scope`` (those passing all cuts) in each region (masks over
-    these events)."""
-    if not np.logical_or.reduce(list(regions.values())).any():
-        return []
-    fills = []
-    region_weights = {}  # of every event of the region: the common case, picked once
-    for region, in_region in regions.items():
-        picked = _shared_when_equal({v: w[in_region] for v, w in weights.items()})
-        region_weights[region] = picked, {v: w * w for v, w in picked.items()}
-    for name, observable in analysis.observables.items():
-        value = scope.evaluate(observable.expression)
-        for region, in_region in regions.items():
-            values, events = columnar.values_in(value, in_region)
-            if events is None:
-                chosen, squared = region_weights[region]
-            else:
-                chosen = {v: w[events] for v, w in weights.items()}
-                squared = {v: w * w for v, w in chosen.items()}
-            if len(values):
-                fills.append((name, region, values, chosen, squared))
-    return fills
-
-
-def _shared_when_equal(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The same array for variations with equal weights (a variation often changes nothing
-    for these events, e.g. the b-tag factors in a region without b jets): filled once."""
-    distinct: list[np.ndarray] = []
-    shared = {}
-    for variation, weight in weights.items():
-        shared[variation] = next((d for d in distinct if np.array_equal(d, weight)), weight)
-        if shared[variation] is weight:
-            distinct.append(weight)
-    return shared
-
-
-def _reference_chunk(analysis, chunk, plan, filler, cutflow, generator_weight, is_simulation):
-    """:func:`_process_chunk` with the awkward evaluation of :mod:`snakehep.selection`."""
-    scope = EventScope(analysis.selection, chunk, plan)
-    masks = apply_cuts(analysis.selection, scope)
-    weights = _weights(analysis, scope, generator_weight, is_simulation, varied=True)
-    cutflow.add(masks, weights[NOMINAL])
-    _fill(analysis, filler, scope, masks, weights)
-    if is_simulation:
-        for shape in analysis.shape_variations.values():
-            for direction in DIRECTIONS:
-                shifted = EventScope(analysis.selection, shape.shifted(chunk, direction), plan)
-                shifted_masks = apply_cuts(analysis.selection, shifted)
-                nominal = _weights(analysis, shifted, generator_weight, True, varied=False)
-                name = f"{shape.name}_{direction}"
-                _fill(analysis, filler, shifted, shifted_masks, {name: nominal[NOMINAL]})
-
-
-def _weights(analysis, scope, generator_weight, is_simulation, *, varied):
+def _weights(analysis, scope, generator_weight, is_simulation, *, varied) -> dict[str, np.ndarray]:
     if not is_simulation:
         return {NOMINAL: generator_weight}
     return event_weights(
@@ -359,24 +262,39 @@ def _weights(analysis, scope, generator_weight, is_simulation, *, varied):
     )
 
 
-def _fill(analysis, filler, scope, masks, weights) -> None:
-    regions = masks.region_masks()
-    selected = np.logical_or.reduce(list(regions.values()))
-    if not selected.any():
+def _fill(analysis: Analysis, filler: HistogramFiller, scope: Scope, regions, weights) -> None:
+    """Fill every observable in every region: ``regions`` are masks over the events of
+    ``scope`` (those passing all cuts), ``weights`` their weights by variation."""
+    if not any(in_region.any() for in_region in regions.values()):
         return
+    kernel = scope.kernel
+    region_weights = {
+        region: {v: w[in_region] for v, w in weights.items()} for region, in_region in regions.items()
+    }
     for name, observable in analysis.observables.items():
-        values = observable.expression.evaluate(scope.resolve)
-        values = values[selected] if isinstance(values, ak.Array) else np.full(selected.sum(), values)
-        for region, mask in regions.items():
-            in_region = mask[selected]
-            for variation, weight in weights.items():
-                filler.fill(
-                    name,
-                    region=region,
-                    variation=variation,
-                    values=values[in_region],
-                    weights=weight[selected][in_region],
-                )
+        value = _observable_value(scope, observable)
+        for region, in_region in regions.items():
+            values, events = kernel.histogram_values(value, in_region)
+            if events is None:
+                chosen = region_weights[region]
+            else:
+                chosen = {v: w[events] for v, w in weights.items()}
+            if len(values):
+                filler.fill(name, region=region, values=values, weights=chosen)
+
+
+def _observable_value(scope: Scope, observable: Observable) -> Any:
+    value = scope.evaluate(observable.expression)
+    kernel = scope.kernel
+    if isinstance(value, (bool, int, float, np.generic)) or (
+        kernel.is_column(value) and value.kind in "bif"
+    ):
+        return value
+    expression = observable.expression
+    raise ExpressionError(
+        f"{expression.where}: expression {expression.text!r}: must give a number per event or "
+        "per object"
+    )
 
 
 def normalise_sample(

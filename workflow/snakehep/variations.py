@@ -5,16 +5,16 @@ Variation names are ``nominal``, ``<scale factor>_up/_down`` and ``<shape>_up/_d
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import awkward as ak
 import numpy as np
 
-from snakehep.columnar import Column, ColumnScope, Unsupported
+from snakehep.errors import ExpressionError
 from snakehep.expressions import Expression
-from snakehep.selection import EventScope
+from snakehep.selection import Scope
+from snakehep.semantics import Kernel
 
 NOMINAL = "nominal"
 DIRECTIONS = ("up", "down")
@@ -32,16 +32,26 @@ class ScaleFactor:
     values: np.ndarray
     uncertainties: np.ndarray
 
-    def per_event(self, scope: EventScope) -> dict[str, np.ndarray]:
-        """Event factors ``{"nominal": ..., "up": ..., "down": ...}``."""
+    def per_event(
+        self, scope: Scope, keys: tuple[str, ...] = (NOMINAL, *DIRECTIONS)
+    ) -> dict[str, np.ndarray]:
+        """Event factors ``{"nominal": ..., "up": ..., "down": ...}`` (or only ``keys``): the
+        product over the event's objects, left to right (1 for an event without objects)."""
+        kernel = scope.kernel
         objects = scope.resolve(self.object)
         variable = scope.evaluate_in(objects, self.variable)
-        flat = ak.to_numpy(ak.flatten(variable, axis=None))
-        counts = ak.num(variable, axis=1)
-        return {
-            key: ak.to_numpy(ak.prod(ak.unflatten(value, counts), axis=1))
-            for key, value in self.per_object(flat).items()
-        }
+        if not (kernel.is_per_object(variable) and variable.kind in "bif"):
+            raise ExpressionError(
+                f"{self.variable.where}: expression {self.variable.text!r}: must give one "
+                f"number per object of {self.object}"
+            )
+        def lookup(values, presents):
+            factors = tuple(self.per_object(values[0], keys).values())
+            return (factors if len(keys) > 1 else factors[0]), presents[0]
+
+        factors = kernel.elementwise(lookup, [variable], outputs=len(keys))
+        factors = factors if len(keys) > 1 else (factors,)
+        return {key: kernel.event_values(kernel.reduce("prod", factor)) for key, factor in zip(keys, factors)}
 
     def per_object(
         self, variable: np.ndarray, keys: tuple[str, ...] = (NOMINAL, *DIRECTIONS)
@@ -59,39 +69,6 @@ class ScaleFactor:
                 factors[key] -= self.uncertainties[bins]
         return factors
 
-    def per_event_columnar(
-        self, scope: ColumnScope, keys: tuple[str, ...] = (NOMINAL, *DIRECTIONS)
-    ) -> EventFactors:
-        """As :meth:`per_event` (or only ``keys``), on a :class:`snakehep.columnar.ColumnScope`."""
-        objects = scope.resolve(self.object)
-        variable = scope.evaluate_in(objects, self.variable)
-        if not (isinstance(variable, Column) and variable.offsets is not None and variable.present is None):
-            raise Unsupported(f"scale factor {self.name}: the variable must be one value per object")
-        return _product_per_event(self.per_object(variable.values, keys), variable.offsets)
-
-
-@dataclass(frozen=True)
-class EventFactors:
-    """Per-event factors given for the ``events`` (indices) with objects only: the factor of
-    an event without objects is exactly 1, and multiplying by it changes nothing."""
-
-    events: np.ndarray
-    values: Mapping[str, np.ndarray]
-
-    def __getitem__(self, key: str) -> np.ndarray:
-        return self.values[key]
-
-
-def _product_per_event(factors: Mapping[str, np.ndarray], offsets: np.ndarray) -> EventFactors:
-    """Products over each event's objects, left to right, as ``ak.prod``."""
-    events = np.flatnonzero(np.diff(offsets))
-    starts = offsets[:-1][events]
-    return EventFactors(
-        events,
-        {key: np.multiply.reduceat(values, starts) if len(starts) else values[:0]
-         for key, values in factors.items()},
-    )
-
 
 @dataclass(frozen=True)
 class ShapeVariation:
@@ -104,8 +81,14 @@ class ShapeVariation:
     def factor(self, direction: str) -> float:
         return 1.0 + self.relative if direction == "up" else 1.0 - self.relative
 
-    def shifted(self, events: ak.Array, direction: str) -> ak.Array:
-        return ak.with_field(events, events[self.branch] * self.factor(direction), self.branch)
+    def shifted(self, branches: Callable[[str], Any], kernel: Kernel, direction: str) -> Callable[[str], Any]:
+        """The branches of a chunk with this one scaled."""
+        factor = self.factor(direction)
+
+        def branch(name: str) -> Any:
+            return kernel.scaled(branches(name), factor) if name == self.branch else branches(name)
+
+        return branch
 
 
 def compile_scale_factors(analysis: Mapping[str, Any]) -> dict[str, ScaleFactor]:
@@ -140,7 +123,7 @@ def variation_names(analysis: Mapping[str, Any]) -> list[str]:
 
 
 def event_weights(
-    scope: EventScope,
+    scope: Scope,
     *,
     generator_weight: np.ndarray,
     scale_factors: Mapping[str, ScaleFactor],
@@ -151,13 +134,14 @@ def event_weights(
     The weight is genWeight x product of all scale factors; a variation replaces one factor by
     its up or down value. Cross section and luminosity are applied when samples are merged.
     """
-    factors = {name: factor.per_event(scope) for name, factor in scale_factors.items()}
+    keys = (NOMINAL, *DIRECTIONS) if varied else (NOMINAL,)
+    factors = {name: factor.per_event(scope, keys) for name, factor in scale_factors.items()}
     return combine_weights(generator_weight, factors, varied)
 
 
 def combine_weights(
     generator_weight: np.ndarray,
-    factors: Mapping[str, Mapping[str, np.ndarray] | EventFactors],
+    factors: Mapping[str, Mapping[str, np.ndarray]],
     varied: list[str],
 ) -> dict[str, np.ndarray]:
     """The weights of :func:`event_weights` from per-event factors of every scale factor."""
@@ -174,8 +158,5 @@ def _product(generator_weight, factors, *, replace):
     weight = np.asarray(generator_weight, dtype=np.float64).copy()
     for name, values in factors.items():
         key = replace[1] if replace and replace[0] == name else NOMINAL
-        if isinstance(values, EventFactors):
-            weight[values.events] *= values[key]
-        else:
-            weight *= values[key]
+        weight *= values[key]
     return weight
