@@ -9,6 +9,7 @@ jagged awkward arrays; missing values are marked by a separate ``present`` array
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -48,11 +49,23 @@ class AwkwardObjects:
 
 
 class AwkwardRecord:
-    """One object per event: numpy arrays per field, ``present`` where the event has it."""
+    """One object per event: numpy arrays per field (``source(name)``, computed when first
+    used), ``present`` where the event has it."""
 
-    def __init__(self, fields: dict[str, np.ndarray], present: Any, is_vector: bool) -> None:
-        self.fields, self.present, self.is_vector = fields, present, is_vector
-        self.field_names = tuple(fields)
+    def __init__(self, source: Callable[[str], np.ndarray], names: Sequence[str], present: Any,
+                 is_vector: bool) -> None:
+        self._source, self.present, self.is_vector = source, present, is_vector
+        self.field_names = tuple(names)
+        self._fields: dict[str, np.ndarray] = {}
+
+    def field(self, name: str) -> np.ndarray:
+        if name not in self._fields:
+            self._fields[name] = self._source(name)
+        return self._fields[name]
+
+    @property
+    def fields(self) -> dict[str, np.ndarray]:
+        return {name: self.field(name) for name in self.field_names}
 
 
 def _flat(array: ak.Array) -> np.ndarray:
@@ -132,18 +145,18 @@ class AwkwardKernel:
     def field(self, value: Any, name: str) -> AwkwardColumn:
         if isinstance(value, AwkwardObjects):
             return AwkwardColumn(value.array[name])
-        return AwkwardColumn(value.fields[name], value.present)
+        return AwkwardColumn(value.field(name), value.present)
 
-    def record(self, fields: dict[str, AwkwardColumn]) -> AwkwardRecord:
-        present = next(iter(fields.values())).present
-        return AwkwardRecord({name: column.data for name, column in fields.items()}, present, True)
+    def record(self, names: Sequence[str], field: Callable[[str], AwkwardColumn], present) -> AwkwardRecord:
+        return AwkwardRecord(functools.cache(lambda name: field(name).data), names, present, True)
 
     def nth(self, value: Any, index: int) -> Any:
         if isinstance(value, AwkwardObjects):
             picked = ak.pad_none(value.array, index + 1, axis=1)[:, index]
             present = ~ak.to_numpy(ak.is_none(picked))
             fields = {name: _filled(picked[name])[0] for name in value.field_names}
-            return AwkwardRecord(fields, None if present.all() else present, value.is_vector)
+            return AwkwardRecord(fields.__getitem__, value.field_names, None if present.all() else present,
+                                 value.is_vector)
         values, present = _filled(ak.pad_none(value.data, index + 1, axis=1)[:, index])
         if value.present is not None:
             inner, _ = _filled(ak.pad_none(value.present, index + 1, axis=1)[:, index])
@@ -197,7 +210,8 @@ class AwkwardKernel:
             return AwkwardObjects(value.array[positions], value.field_names, value.is_vector)
         if isinstance(value, AwkwardRecord):
             present = None if value.present is None else value.present[positions]
-            return AwkwardRecord({k: v[positions] for k, v in value.fields.items()}, present, value.is_vector)
+            fields = {k: v[positions] for k, v in value.fields.items()}
+            return AwkwardRecord(fields.__getitem__, value.field_names, present, value.is_vector)
         return value
 
     def branches(self, chunk: ak.Array) -> Callable[[str], AwkwardColumn]:

@@ -31,6 +31,22 @@ def offsets_from_counts(counts: np.ndarray) -> np.ndarray:
     return offsets
 
 
+_COUNTS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def counts_of(offsets: np.ndarray) -> np.ndarray:
+    """Objects per event of an offsets array (the last few computed are kept: the same
+    offsets are broadcast to many times within a chunk)."""
+    known = _COUNTS.get(id(offsets))
+    if known is not None and known[0] is offsets:
+        return known[1]
+    if len(_COUNTS) >= 32:
+        _COUNTS.pop(next(iter(_COUNTS)))
+    counts = np.diff(offsets)
+    _COUNTS[id(offsets)] = (offsets, counts)
+    return counts
+
+
 def same_structure(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     return a is b or (a is not None and b is not None and np.array_equal(a, b))
 
@@ -108,9 +124,9 @@ class Objects(_Fields):
         self.offsets = offsets
         self.is_vector = is_vector
 
-    @functools.cached_property
+    @property
     def counts(self) -> np.ndarray:
-        return np.diff(self.offsets)
+        return counts_of(self.offsets)
 
     @functools.cached_property
     def event_index(self) -> np.ndarray:
@@ -248,7 +264,7 @@ class NumpyKernel:
             if isinstance(x, Column):
                 value, present = x.values, x.present
                 if offsets is not None and x.offsets is None:
-                    counts = np.diff(offsets) if counts is None else counts
+                    counts = counts_of(offsets) if counts is None else counts
                     value = np.repeat(value, counts)
                     present = None if present is None else np.repeat(present, counts)
                 values.append(value)
@@ -279,10 +295,9 @@ class NumpyKernel:
             return value.column(name)
         return Column(value.field(name), None, value.present)
 
-    def record(self, fields: dict[str, Column]) -> Record:
-        present = next(iter(fields.values())).present
-        arrays = {name: column.values for name, column in fields.items()}
-        return Record(arrays.__getitem__, tuple(fields), None, present, True)
+    def record(self, names: Sequence[str], field: Callable[[str], Column], present) -> Record:
+        """A four-vector per event whose fields ``field(name)`` computes when first used."""
+        return Record(functools.cache(lambda name: field(name).values), tuple(names), None, present, True)
 
     def nth(self, value: Objects | Column, index: int) -> Record | Column:
         if isinstance(value, Objects):
@@ -302,15 +317,15 @@ class NumpyKernel:
         return objects.select(keep.mask())
 
     def counts(self, value: Objects | Column) -> np.ndarray:
-        return value.counts if isinstance(value, Objects) else np.diff(value.offsets)
+        return value.counts if isinstance(value, Objects) else counts_of(value.offsets)
 
     def count(self, value: Objects | Column) -> Column:
         if isinstance(value, Objects):
             return Column(value.counts)
-        return Column(np.diff(value.offsets))
+        return Column(counts_of(value.offsets))
 
     def reduce(self, kind: str, column: Column) -> Column:
-        counts = np.diff(column.offsets)
+        counts = counts_of(column.offsets)
         values, present = column.values, column.present
         if kind in ("any", "all"):
             hit = values if kind == "any" else ~values

@@ -26,6 +26,7 @@ Rules (the page's summary):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -44,13 +45,9 @@ SCALARS = (bool, int, float, np.bool_, np.integer, np.floating)
 
 # vector's own formulas, called on numpy arrays as its numpy backend does
 try:
-    from vector._compute.lorentz.add import dispatch_map as _add_map
     from vector._compute.spatial.deltaR import rhophi_eta_rhophi_eta as _DELTA_R
-    from vector._methods import AzimuthalRhoPhi, LongitudinalEta, TemporalTau
-
-    _LORENTZ_ADD = _add_map[(AzimuthalRhoPhi, LongitudinalEta, TemporalTau) * 2][0]
-except (ImportError, KeyError, AttributeError):  # pragma: no cover - other vector versions
-    _LORENTZ_ADD = _DELTA_R = None
+except ImportError:  # pragma: no cover - other vector versions
+    _DELTA_R = None
 
 
 class Kernel(Protocol):
@@ -65,7 +62,7 @@ class Kernel(Protocol):
     def is_per_object(self, value: Any) -> bool: ...
     def field(self, value: Any, name: str) -> Any: ...
     def field_names(self, value: Any) -> tuple[str, ...]: ...
-    def record(self, fields: dict[str, Any]) -> Any: ...
+    def record(self, names: Sequence[str], field: Callable[[str], Any], present: Any) -> Any: ...
     def nth(self, value: Any, index: int) -> Any: ...
     def count(self, value: Any) -> Any: ...
     def reduce(self, kind: str, column: Any) -> Any: ...
@@ -385,31 +382,63 @@ def vector_property(name: str, pt, phi, eta, mass):
         return np.asarray(getattr(momenta, name), dtype=np.float64)
 
 
-def _sum_formula(subtract: bool) -> Callable:
-    def formula(*coordinates):
-        first, second = [_float(c) for c in coordinates[:4]], [_float(c) for c in coordinates[4:]]
-        with np.errstate(all="ignore"):
-            if not subtract and _LORENTZ_ADD is not None:
-                return tuple(np.asarray(c, dtype=np.float64) for c in _LORENTZ_ADD(np, *first, *second))
-            names = ("rho", "phi", "eta", "tau")
-            result = vector.array(dict(zip(names, map(np.atleast_1d, first))))
-            other = vector.array(dict(zip(names, map(np.atleast_1d, second))))
-            result = result - other if subtract else result + other
-            return tuple(np.asarray(getattr(result, c), dtype=np.float64) for c in names)
+def _cartesian_sum(values, sign: float):
+    """px, py, pz, E of the sum (or difference) of two four-vectors given as pt, phi, eta, mass."""
+    pt1, phi1, eta1, m1, pt2, phi2, eta2, m2 = (_float(v) for v in values)
+    px = pt1 * np.cos(phi1) + sign * (pt2 * np.cos(phi2))
+    py = pt1 * np.sin(phi1) + sign * (pt2 * np.sin(phi2))
+    pz = pt1 * np.sinh(eta1) + sign * (pt2 * np.sinh(eta2))
+    energy = np.sqrt((pt1 * np.cosh(eta1)) ** 2 + m1 * m1) + sign * np.sqrt((pt2 * np.cosh(eta2)) ** 2 + m2 * m2)
+    return px, py, pz, energy
 
-    return formula
+
+def _mass(px, py, pz, energy):
+    squared = energy * energy - (px * px + py * py + pz * pz)
+    return np.copysign(np.sqrt(np.abs(squared)), squared)  # negative where spacelike, as vector
+
+
+def _invariant_mass(values, sign: float):
+    """Mass of the sum (difference) of two four-vectors from pt, phi, eta, mass:
+    m^2 = m1^2 + m2^2 +- 2 (E1 E2 - pT1 pT2 (cos dphi + sinh eta1 sinh eta2))."""
+    pt1, phi1, eta1, m1, pt2, phi2, eta2, m2 = (_float(v) for v in values)
+    sinh1, sinh2 = np.sinh(eta1), np.sinh(eta2)
+    energy1 = np.sqrt(pt1 * pt1 * (1.0 + sinh1 * sinh1) + m1 * m1)
+    energy2 = np.sqrt(pt2 * pt2 * (1.0 + sinh2 * sinh2) + m2 * m2)
+    dot = energy1 * energy2 - pt1 * pt2 * (np.cos(phi1 - phi2) + sinh1 * sinh2)
+    squared = m1 * m1 + m2 * m2 + sign * 2.0 * dot
+    return np.copysign(np.sqrt(np.abs(squared)), squared)
+
+
+_FROM_CARTESIAN = {
+    "pt": lambda px, py, pz, energy: np.hypot(px, py),
+    "phi": lambda px, py, pz, energy: np.arctan2(py, px),
+    "eta": lambda px, py, pz, energy: np.arcsinh(pz / np.hypot(px, py)),
+    "mass": _mass,
+}
 
 
 def four_vector_sum(kernel: Kernel, left: Any, right: Any, *, subtract: bool = False) -> Any:
+    """``a + b`` (``a - b``) of two objects: a four-vector whose coordinates are computed when
+    first used (``(mu1 + mu2).mass`` needs the mass only)."""
     _four_vector(kernel, left, "'+' of objects")
     _four_vector(kernel, right, "'+' of objects")
-    formula = _sum_formula(subtract)
-    columns = kernel.elementwise(
-        lambda values, presents: (formula(*values), _all_present(presents)),
-        [*coordinates(kernel, left), *coordinates(kernel, right)],
-        outputs=4,
-    )
-    return kernel.record(dict(zip(VECTOR_COORDINATES, columns)))
+    sign = -1.0 if subtract else 1.0
+    operands = [*coordinates(kernel, left), *coordinates(kernel, right)]
+
+    @functools.cache
+    def cartesian():
+        return kernel.elementwise(
+            lambda values, presents: (_cartesian_sum(values, sign), _all_present(presents)),
+            operands, outputs=4,
+        )
+
+    def coordinate(name: str) -> Any:
+        if name == "mass":
+            return apply(kernel, lambda *values: _invariant_mass(values, sign), *operands)
+        return apply(kernel, _FROM_CARTESIAN[name], *cartesian())
+
+    present = _all_present([left.present, right.present])
+    return kernel.record(VECTOR_COORDINATES, coordinate, present)
 
 
 def index(kernel: Kernel, value: Any, position: int) -> Any:
