@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -325,7 +326,7 @@ def _download_once(target: Download) -> None:
         # the download client fails on a name with "/" unless the parent folder exists
         (staging / did.name).parent.mkdir(parents=True, exist_ok=True)
         item: dict[str, Any] = {"did": str(did), "base_dir": str(staging), "no_subdir": True,
-                                "transfer_timeout": int(settings.timeout)}
+                                "transfer_timeout": math.ceil(settings.timeout)}
         if settings.rse:
             item["rse"] = settings.rse
         traces: list[dict[str, Any]] = []
@@ -400,7 +401,7 @@ def open_input(location: str, *, settings: GridSettings | None = None):
     url = replica_url(Did.parse(location), settings=settings) if is_rucio(location) else location
 
     def attempt():
-        return uproot.open(url, timeout=settings.timeout)
+        return uproot.open(url, timeout=math.ceil(settings.timeout))  # XRootD wants an int
 
     try:
         source = with_retries(attempt, retries=settings.retries, what=f"opening {url}",
