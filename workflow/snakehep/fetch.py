@@ -332,7 +332,8 @@ def _download_once(target: Download) -> None:
         traces: list[dict[str, Any]] = []
         client = rucio_client(str(did))
         with rucio_errors(str(did)):
-            downloader = DownloadClient(client=client, logger=_rucio_logger, tracing=False)
+            downloader = DownloadClient(client=client, logger=logging.getLogger("snakehep.fetch.rucio"),
+                                        tracing=False)
             results = downloader.download_dids([item], traces_copy_out=traces,
                                                deactivate_file_download_exceptions=True)
         _check_download(did, settings, results, traces)
@@ -359,10 +360,6 @@ def _check_download(did: Did, settings: GridSettings, results: list[dict[str, An
                                f"from the Rucio catalogue ({reason})")
     reasons = sorted({str(trace.get("stateReason", "")) for trace in traces} - {"", "OK"})
     raise _TransientDownload(f"Rucio DID {did}: download failed{where}: {'; '.join(reasons)[:300]}")
-
-
-def _rucio_logger(level: int, message: str, *args: Any) -> None:
-    log.log(min(level, logging.INFO) if level < logging.ERROR else logging.WARNING, message, *args)
 
 
 # -------------------------------------------------------------------------------------- streaming
