@@ -4,6 +4,7 @@
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
+include: "workflow/rules/fetch.smk"
 include: "workflow/rules/select.smk"
 include: "workflow/rules/histograms.smk"
 include: "workflow/rules/plots.smk"

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import copy
+import logging
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
+import services
 from snakehep.config import validate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,3 +75,153 @@ def nanoaod_files() -> dict[str, Path]:
                     tar.extract(member, cache, filter="data")
         archive.unlink()
     return wanted
+
+
+# ------------------------------------------------------------------ grid: real Rucio and XRootD
+
+GRID_SCOPES = ("mc23", "data23")
+GRID_EVENTS = {"luminosity": 1000.0, "events_per_file": 1500, "seed": 7}
+# file DID -> (demo sample, part): names with dashes, dots and "/" (the generic naming schema of
+# the server refuses "#"; snakehep parses it, see test_fetch.py)
+GRID_FILES = {
+    "mc23:ttbar/TTTo2L2Nu-v12.NANOAOD_part0.root": ("ttbar", 0),
+    "mc23:DY-M120to400.v1/part0.root": ("dy_m120to400", 0),
+    "mc23:DY-M120to400.v1/part1.root": ("dy_m120to400", 1),
+    "data23:Run2023D-dimuon.v1.part0.root": ("data", 0),
+    "mc23:ZPrime-M1000.v1.root": ("zprime_1000", 0),
+    "mc23:diboson/WW-v1.part0.root": ("diboson", 0),
+}
+GRID_DATASETS = {
+    "mc23:DY-M120to400.NANOAOD-v1": ["mc23:DY-M120to400.v1/part0.root", "mc23:DY-M120to400.v1/part1.root"],
+    "data23:Run2023D.dimuon-v1": ["data23:Run2023D-dimuon.v1.part0.root"],
+}
+GRID_CONTAINERS = {"mc23:DY.all-slices.v1": ["mc23:DY-M120to400.NANOAOD-v1"]}
+
+
+@dataclass
+class Grid:
+    """The running services and what was uploaded to them."""
+
+    directory: Path
+    rucio: services.RucioServer
+    xrootd: services.XRootDServer
+    client_config: Path  # what RUCIO_CONFIG names
+    originals: dict[str, Path]  # file DID -> the local file that was uploaded
+    demo_config: dict
+
+    def replica_path(self, did: str) -> Path:
+        """The bytes of a file DID on the POSIX RSE (the XRootD RSE serves the same file)."""
+        from rucio.client import Client
+
+        scope, name = did.split(":", 1)
+        replicas = Client().list_replicas([{"scope": scope, "name": name}], schemes=["file"],
+                                          rse_expression="SITE_POSIX")
+        pfn = next(iter(next(iter(replicas))["pfns"]))
+        return Path(pfn.removeprefix("file://"))
+
+    def xrootd_url(self, did: str) -> str:
+        from rucio.client import Client
+
+        scope, name = did.split(":", 1)
+        replicas = Client().list_replicas([{"scope": scope, "name": name}], schemes=["root"],
+                                          rse_expression="SITE_XRD")
+        return next(iter(next(iter(replicas))["pfns"]))
+
+    def client_config_with(self, path: Path, *, password: str | None = None) -> Path:
+        """Another client configuration (own token file), e.g. with a wrong password."""
+        self.rucio.client_config(path, password=password)
+        with path.open("a") as stream:
+            stream.write(f"auth_token_file_path = {path.parent / (path.stem + '-token') / 'token'}\n")
+        return path
+
+
+def _add_rses(client, grid_dir: Path, xrootd: services.XRootDServer) -> None:
+    storage = xrootd.export / "rucio"
+    storage.mkdir(exist_ok=True)
+    shutil.chown(storage, "nobody")
+    operations = {"read": 1, "write": 1, "delete": 1}
+    protocols = {
+        "SITE_POSIX": {"scheme": "file", "impl": "rucio.rse.protocols.posix.Default",
+                       "hostname": "", "port": 0, "prefix": f"{storage}/"},
+        "SITE_XRD": {"scheme": "root", "impl": "rucio.rse.protocols.xrootd.Default",
+                     "hostname": "127.0.0.1", "port": xrootd.port, "prefix": f"/{storage}/"},
+        "SITE_EMPTY": {"scheme": "file", "impl": "rucio.rse.protocols.posix.Default",
+                       "hostname": "", "port": 0, "prefix": f"{grid_dir / 'empty-rse'}/"},
+    }
+    for rse, protocol in protocols.items():
+        client.add_rse(rse)
+        client.add_protocol(rse, {**protocol, "domains": {"lan": operations, "wan": operations}})
+        client.add_rse_attribute(rse, "istape", False)
+        client.set_local_account_limit(services.RUCIO_ACCOUNT, rse, -1)
+
+
+def _upload_demo_files(client, directory: Path, demo_config: dict) -> dict[str, Path]:
+    from rucio.client.uploadclient import UploadClient
+
+    from snakehep import demo
+
+    for scope in GRID_SCOPES:
+        client.add_scope(services.RUCIO_ACCOUNT, scope)
+    originals = {}
+    for did, (sample, part) in GRID_FILES.items():
+        scope, name = did.split(":", 1)
+        original = directory / "originals" / f"{sample}_part{part}.root"
+        demo.generate_sample_part(demo_config, sample=sample, part=part, output=original)
+        UploadClient(client, logger=logging.getLogger("rucio-upload")).upload(
+            [{"path": str(original), "rse": "SITE_POSIX", "did_scope": scope, "did_name": name,
+              "register_after_upload": True}])
+        meta = client.get_metadata(scope, name)
+        client.add_replicas("SITE_XRD", [{"scope": scope, "name": name, "bytes": meta["bytes"],
+                                          "adler32": meta["adler32"]}])
+        originals[did] = original
+    for dataset, files in GRID_DATASETS.items():
+        scope, name = dataset.split(":", 1)
+        client.add_dataset(scope, name)
+        client.attach_dids(scope, name, [dict(zip(("scope", "name"), f.split(":", 1))) for f in files])
+    for container, members in GRID_CONTAINERS.items():
+        scope, name = container.split(":", 1)
+        client.add_container(scope, name)
+        client.attach_dids(scope, name, [dict(zip(("scope", "name"), m.split(":", 1))) for m in members])
+    return originals
+
+
+@pytest.fixture(scope="session")
+def grid(tmp_path_factory, default_config) -> Iterator[Grid]:
+    """A real Rucio server (POSIX, XRootD and empty RSEs) and a real XRootD server, started once
+    for the test session, holding demo files under names with dashes, dots and "/", attached
+    to datasets and a container. RUCIO_CONFIG points at a client configuration for it."""
+    directory = tmp_path_factory.mktemp("grid")
+    started = time.monotonic()
+    # xrootd runs as nobody, who cannot enter pytest's private (0700) temporary directories
+    xrootd_dir = Path(tempfile.mkdtemp(prefix="snakehep-xrootd-"))
+    xrootd_dir.chmod(0o755)
+    xrootd = services.XRootDServer(xrootd_dir)
+    rucio = services.RucioServer(directory / "rucio")
+    previous = os.environ.get("RUCIO_CONFIG")
+    try:
+        xrootd.start()
+        rucio.setup()
+        rucio.start()
+        client_config = directory / "client" / "rucio.cfg"
+        client_config.parent.mkdir()
+        os.environ["RUCIO_CONFIG"] = str(client_config)
+        demo_config = copy.deepcopy(default_config)
+        demo_config["luminosity"] = GRID_EVENTS["luminosity"]
+        demo_config["demo"].update(events_per_file=GRID_EVENTS["events_per_file"], seed=GRID_EVENTS["seed"])
+        grid = Grid(directory, rucio, xrootd, client_config, {}, demo_config)
+        grid.client_config_with(client_config)
+        from rucio.client import Client
+
+        client = Client()
+        _add_rses(client, directory, xrootd)
+        grid.originals = _upload_demo_files(client, directory, demo_config)
+        logging.getLogger(__name__).info("grid services up in %.1f s", time.monotonic() - started)
+        yield grid
+    finally:
+        rucio.stop()
+        xrootd.stop()
+        shutil.rmtree(xrootd_dir, ignore_errors=True)
+        if previous is None:
+            os.environ.pop("RUCIO_CONFIG", None)
+        else:
+            os.environ["RUCIO_CONFIG"] = previous

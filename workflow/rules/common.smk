@@ -1,3 +1,5 @@
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -9,6 +11,7 @@ min_version("9.0")
 sys.path.append(str(Path(workflow.basedir) / "workflow"))
 
 from snakehep.config import check_references
+from snakehep.fetch import is_remote
 from snakehep.samples import load_samples
 
 
@@ -32,8 +35,31 @@ def sample_parts(sample):
     return range(len(SAMPLES[sample].inputs))
 
 
-def sample_input(wildcards):
+def sample_source(wildcards):
+    """The input of one selection job: a local path, a root:// URL or a streamed Rucio file."""
     return SAMPLES[wildcards.sample].inputs[int(wildcards.part)]
+
+
+def sample_input(wildcards):
+    """The local file a selection job needs (a downloaded one comes from rucio_download)."""
+    source = sample_source(wildcards)
+    return [] if is_remote(source) else [source]
+
+
+# Files of Rucio DIDs in download mode: {download_dir}/{scope}/{name} -> what to fetch
+DOWNLOADS = {
+    os.path.normpath(target.path): target
+    for sample in SAMPLES.values()
+    for target in sample.downloads
+}
+DOWNLOAD_DIRS = sorted(
+    {os.path.normpath(target.settings.download_dir) for target in DOWNLOADS.values()}
+)
+
+
+def download_target(wildcards, output):
+    """The DID, catalogue size and adler32, and settings of one rucio_download job."""
+    return DOWNLOADS[os.path.normpath(output[0])].as_dict()
 
 
 def partial_results(kind):

@@ -1,5 +1,5 @@
 rule select:
-    """Select, weight and histogram one input file (chunk by chunk)."""
+    """Select, weight and histogram one input file (chunk by chunk): local, downloaded or streamed."""
     input:
         sample_input,
     output:
@@ -14,5 +14,6 @@ rule select:
             "selection", "histograms", "scale_factors", "variations"
         ),
         sample=lambda wildcards: config["samples"][wildcards.sample],
+        source=sample_source,
     script:
         "../scripts/select.py"

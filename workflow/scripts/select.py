@@ -6,7 +6,7 @@ with rule_logging(snakemake.log[0]):
     stages.select_file(
         snakemake.config,
         sample=snakemake.wildcards.sample,
-        input_path=snakemake.input[0],
+        input_path=snakemake.params.source,
         histogram_output=snakemake.output.histograms,
         summary_output=snakemake.output.summary,
     )

@@ -131,6 +131,13 @@ def cmd_limit(args: argparse.Namespace) -> None:
     _emit_json(result, args.output)
 
 
+def cmd_rucio_refresh(args: argparse.Namespace) -> None:
+    from snakehep.samples import refresh_dids
+
+    for did, n_files in refresh_dids(_analysis(args), samples=args.sample or None).items():
+        log.info("%s: %d file(s)", did, n_files)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snakehep", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
@@ -188,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     limit.add_argument("workspace", help="pyhf workspace JSON")
     limit.add_argument("--cl", type=float, default=0.95, help="confidence level")
     limit.add_argument("-o", "--output", help="write the JSON here instead of stdout")
+
+    refresh = add("rucio-refresh", cmd_rucio_refresh,
+                  "resolve the samples' Rucio DIDs again and rewrite their resolution cache")
+    refresh.add_argument("--config", default="config/config.yaml", help="analysis config")
+    refresh.add_argument("--sample", action="append", help="only this sample (repeatable)")
     return parser
 
 

@@ -17,7 +17,8 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from snakehep.errors import ExpressionError, InputFileError
+from snakehep.errors import ExpressionError, InputFileError, SnakehepError
+from snakehep.fetch import open_input
 from snakehep.histograms import (
     HistogramFiller,
     HistogramStore,
@@ -155,7 +156,9 @@ def process_file(
 
 def _open_events(path: str, sample: Sample):
     try:
-        source = uproot.open(path)
+        source = open_input(path, settings=sample.grid)  # local, root:// or a streamed Rucio DID
+    except SnakehepError:
+        raise
     except FileNotFoundError as err:
         raise InputFileError(f"sample {sample.name}: input file {path} not found") from err
     except Exception as err:  # uproot raises many types for a file that is not ROOT

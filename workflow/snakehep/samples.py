@@ -5,9 +5,10 @@ from __future__ import annotations
 import glob
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from snakehep import fetch
 from snakehep.errors import ConfigError, InputFileError
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,8 @@ class Sample:
     kfactor: float = 1.0
     mass: float | None = None  # GeV, signal only
     sum_genweights: float | None = None
+    grid: fetch.GridSettings = field(default_factory=fetch.GridSettings)
+    downloads: tuple[fetch.Download, ...] = ()  # the inputs that rule rucio_download makes
 
     @property
     def is_data(self) -> bool:
@@ -64,25 +67,79 @@ def expand_inputs(patterns: list[str]) -> tuple[str, ...]:
     return tuple(paths)
 
 
-def _inputs(name: str, patterns: list[str]) -> tuple[str, ...]:
-    paths = expand_inputs(patterns)
-    if not paths:
-        raise ConfigError(f"samples.{name}.inputs: no file matches {', '.join(patterns)}")
-    return paths
+@dataclass(frozen=True)
+class ResolvedInputs:
+    """A sample's input files, each a local path, a root:// URL or (streaming) a file DID."""
+
+    locations: tuple[str, ...]
+    downloads: tuple[fetch.Download, ...]
 
 
-def load_samples(analysis: Mapping[str, Any]) -> dict[str, Sample]:
+def resolve_inputs(name: str, entries: list[str], settings: fetch.GridSettings, *,
+                   refresh: bool = False) -> ResolvedInputs:
+    """Expand globs and Rucio DIDs (through the resolution cache) in the order given."""
+    locations: list[str] = []
+    downloads: list[fetch.Download] = []
+    for index, entry in enumerate(entries):
+        if fetch.is_xrootd(entry):
+            locations.append(entry)
+        elif fetch.is_rucio(entry):
+            did = fetch.Did.parse(entry, key=f"samples.{name}.inputs[{index}]")
+            try:
+                files = fetch.resolve(did, cache_dir=settings.cache_dir, refresh=refresh,
+                                      retries=settings.retries)
+            except fetch.GridError as err:
+                raise type(err)(f"samples.{name}: {err}") from None
+            for file in files:
+                if settings.mode == "stream":
+                    locations.append(file.did.uri)
+                else:
+                    target = fetch.Download(fetch.download_path(settings.download_dir, file.did),
+                                            file, settings)
+                    locations.append(target.path)
+                    downloads.append(target)
+        else:
+            locations += expand_inputs([entry])
+    if not locations:
+        raise ConfigError(f"samples.{name}.inputs: no file matches {', '.join(entries)}")
+    return ResolvedInputs(tuple(locations), tuple(downloads))
+
+
+def load_samples(analysis: Mapping[str, Any], *, refresh: bool = False) -> dict[str, Sample]:
+    """The samples of the config, inputs resolved (``refresh``: ask Rucio again for every DID)."""
     processes = analysis["processes"]
-    return {
-        name: Sample(
+    samples = {}
+    for name, entry in analysis["samples"].items():
+        grid = fetch.GridSettings.from_config(analysis, entry)
+        inputs = resolve_inputs(name, entry["inputs"], grid, refresh=refresh)
+        samples[name] = Sample(
             name=name,
             process=entry["process"],
             kind=processes[entry["process"]]["kind"],
-            inputs=_inputs(name, entry["inputs"]),
+            inputs=inputs.locations,
             xsec=entry.get("xsec"),
             kfactor=entry.get("kfactor", 1.0),
             mass=entry.get("mass"),
             sum_genweights=entry.get("sum_genweights"),
+            grid=grid,
+            downloads=inputs.downloads,
         )
-        for name, entry in analysis["samples"].items()
-    }
+    return samples
+
+
+def refresh_dids(analysis: Mapping[str, Any], *, samples: list[str] | None = None) -> dict[str, int]:
+    """Ask the Rucio server again for the files of every DID of the samples (default: all);
+    rewrite the resolution cache. Returns the number of files per DID."""
+    names = list(analysis["samples"]) if samples is None else samples
+    counts: dict[str, int] = {}
+    for name in names:
+        if name not in analysis["samples"]:
+            raise ConfigError(f"unknown sample {name!r} (known: {', '.join(analysis['samples'])})")
+        settings = fetch.GridSettings.from_config(analysis, analysis["samples"][name])
+        for index, entry in enumerate(analysis["samples"][name]["inputs"]):
+            if fetch.is_rucio(entry):
+                did = fetch.Did.parse(entry, key=f"samples.{name}.inputs[{index}]")
+                files = fetch.resolve(did, cache_dir=settings.cache_dir, refresh=True,
+                                      retries=settings.retries)
+                counts[str(did)] = len(files)
+    return counts

@@ -37,7 +37,10 @@ def select_file(
 ) -> None:
     """One job: select and histogram one input file; results are not yet normalised."""
     samples = load_samples(analysis)
-    result = process_file(compile_analysis(analysis), samples[sample], str(input_path))
+    try:
+        result = process_file(compile_analysis(analysis), samples[sample], str(input_path))
+    except OSError as err:  # a remote (root://) read that broke after the file was opened
+        raise InputFileError(f"sample {sample}: reading {input_path} failed: {err}") from err
     write_store(histogram_output, result.histograms, titles=_titles(analysis))
     write_json_atomic(
         summary_output,

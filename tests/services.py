@@ -1,0 +1,292 @@
+"""Real services for the tests, started once per test session: a Rucio server and an XRootD server.
+
+Nothing here is a mock. The Rucio server is the `rucio` package from PyPI (SQLite, userpass) run by
+gunicorn on 127.0.0.1, from its own virtual environment under the test cache (its dependencies must
+not meet the analysis environment's). The XRootD server is Debian's `xrootd`, run in a private
+network namespace that has only a loopback interface (xrootd listens on every interface and has no
+bind-address option); `socat` relays 127.0.0.1:PORT of this namespace into it. `.ci/run` installs
+the Debian packages; the virtual environment is made here the first time and reused after.
+
+Later services (Slurm, podman) belong in this module too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+RUCIO_SERVER_PACKAGES = ("rucio==41.5.1", "rucio-clients==41.5.1", "gunicorn==27.0.1")
+RUCIO_ACCOUNT = "root"
+RUCIO_USER = "snakehep"
+
+
+class ServiceUnavailable(RuntimeError):
+    """A component cannot be installed or started on this machine; the message says which."""
+
+
+def cache_directory() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "snakehep-tests"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(check, *, timeout: float, what: str, interval: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise ServiceUnavailable(f"{what} did not come up within {timeout:.0f} s")
+
+
+def stop_process(process: subprocess.Popen | None, *, timeout: float = 10.0) -> None:
+    """Stop one process this module started (by its own handle, never by name)."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
+
+
+# --------------------------------------------------------------------------------------------- Rucio
+
+
+def rucio_server_environment() -> Path:
+    """The virtual environment holding the Rucio server, made on first use and reused after."""
+    venv = cache_directory() / "rucio-server"
+    marker = venv / ".snakehep-packages"
+    wanted = "\n".join(RUCIO_SERVER_PACKAGES)
+    if marker.exists() and marker.read_text() == wanted:
+        return venv
+    shutil.rmtree(venv, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    result = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", *RUCIO_SERVER_PACKAGES],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise ServiceUnavailable(f"cannot install the Rucio server: {result.stderr[-2000:]}")
+    marker.write_text(wanted)
+    return venv
+
+
+@dataclass
+class RucioServer:
+    """A real Rucio server on 127.0.0.1 with an SQLite database and a userpass identity."""
+
+    directory: Path
+    password: str = "grid-Secret-7f3a9"
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def venv(self) -> Path:
+        return cache_directory() / "rucio-server"
+
+    def setup(self) -> None:
+        venv = rucio_server_environment()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        site = next((venv / "lib").glob("python3*/site-packages"))
+        alembic = self.directory / "alembic.ini"
+        database = f"sqlite:///{self.directory / 'rucio.db'}"
+        alembic.write_text(textwrap.dedent(f"""\
+            [alembic]
+            script_location = {site}/rucio/db/sqla/migrate_repo/
+            sqlalchemy.url = {database}
+            [loggers]
+            keys = root
+            [handlers]
+            keys = console
+            [formatters]
+            keys = generic
+            [logger_root]
+            level = WARN
+            handlers = console
+            [handler_console]
+            class = StreamHandler
+            args = (sys.stderr,)
+            formatter = generic
+            [formatter_generic]
+            format = %%(levelname)s %%(message)s
+            """))
+        (self.directory / "logs").mkdir(exist_ok=True)
+        self.server_config.write_text(textwrap.dedent(f"""\
+            [common]
+            logdir = {self.directory / 'logs'}
+            loglevel = WARNING
+            [database]
+            default = {database}
+            [alembic]
+            cfg = {alembic}
+            [bootstrap]
+            userpass_identity = {RUCIO_USER}
+            userpass_pwd = {self.password}
+            userpass_email = {RUCIO_USER}@localhost
+            [policy]
+            permission = generic
+            schema = generic
+            lfn2pfn_algorithm_default = hash
+            [api]
+            endpoints = accounts, auth, config, dids, identities, ping, replicas, rses, rules, scopes
+            """))
+        subprocess.run(
+            [str(venv / "bin" / "python"), str(venv / "rucio" / "tools" / "bootstrap.py")],
+            env=self._environment(), check=True, capture_output=True,
+        )
+
+    @property
+    def server_config(self) -> Path:
+        return self.directory / "server.cfg"
+
+    def _environment(self) -> dict[str, str]:
+        return {**os.environ, "RUCIO_CONFIG": str(self.server_config)}
+
+    def start(self) -> None:
+        log_file = open(self.directory / "gunicorn.log", "ab")  # noqa: SIM115 (kept by the child)
+        self.process = subprocess.Popen(
+            [str(self.venv / "bin" / "gunicorn"), "-w", "1", "-b", f"127.0.0.1:{self.port}",
+             "--timeout", "120", "rucio.web.rest.flaskapi.v1.main:application"],
+            env=self._environment(), stdout=log_file, stderr=subprocess.STDOUT,
+            cwd=self.directory,
+        )
+        log_file.close()
+        wait_until(self.answers, timeout=90, what=f"the Rucio server on {self.url}")
+
+    def answers(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            log_tail = (self.directory / "gunicorn.log").read_text(errors="replace")[-3000:]
+            raise ServiceUnavailable(f"the Rucio server exited:\n{log_tail}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/ping", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        self.process = None
+
+    def client_config(self, path: Path, *, password: str | None = None) -> Path:
+        """A Rucio client configuration (what RUCIO_CONFIG names) for this server."""
+        path.write_text(textwrap.dedent(f"""\
+            [client]
+            rucio_host = {self.url}
+            auth_host = {self.url}
+            auth_type = userpass
+            username = {RUCIO_USER}
+            password = {password if password is not None else self.password}
+            account = {RUCIO_ACCOUNT}
+            request_retries = 1
+            """))
+        return path
+
+
+# -------------------------------------------------------------------------------------------- XRootD
+
+
+@dataclass
+class XRootDServer:
+    """Debian's xrootd serving ``export`` in a private network namespace, relayed to 127.0.0.1."""
+
+    directory: Path
+    port: int = field(default_factory=free_port)
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def namespace(self) -> Path:
+        return self.directory / "netns"
+
+    @property
+    def export(self) -> Path:
+        return self.directory / "export"
+
+    def url(self, path: str | Path) -> str:
+        return f"root://127.0.0.1:{self.port}/{path}"
+
+    def start(self) -> None:
+        for tool in ("xrootd", "socat", "unshare", "nsenter"):
+            if shutil.which(tool) is None:
+                raise ServiceUnavailable(f"{tool} is not installed (.ci/run installs it with apt-get)")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.export.mkdir(exist_ok=True)
+        for sub in ("admin", "run"):
+            (self.directory / sub).mkdir(exist_ok=True)
+            shutil.chown(self.directory / sub, "nobody")
+        shutil.chown(self.export, "nobody")
+        self.namespace.touch()
+        subprocess.run(["unshare", f"--net={self.namespace}", "true"], check=True, capture_output=True)
+        self._in_namespace(["ip", "link", "set", "lo", "up"], check=True)
+        config = self.directory / "xrootd.cfg"
+        config.write_text(textwrap.dedent(f"""\
+            xrd.port {self.port}
+            all.export {self.export}
+            all.adminpath {self.directory / 'admin'}
+            all.pidpath {self.directory / 'run'}
+            xrd.allow host localhost
+            xrootd.chksum adler32
+            """))
+        log_file = open(self.directory / "xrootd.log", "ab")  # noqa: SIM115
+        self.processes.append(subprocess.Popen(
+            ["nsenter", f"--net={self.namespace}", "xrootd", "-R", "nobody", "-c", str(config)],
+            stdout=log_file, stderr=subprocess.STDOUT,
+        ))
+        relay = self.directory / "relay.sh"  # socat's EXEC address cannot hold the colons itself
+        relay.write_text(f"#!/bin/sh\nexec nsenter --net={self.namespace} "
+                         f"socat STDIO TCP:127.0.0.1:{self.port}\n")
+        relay.chmod(0o755)
+        self.processes.append(subprocess.Popen(
+            ["socat", f"TCP-LISTEN:{self.port},bind=127.0.0.1,reuseaddr,fork",
+             f"EXEC:{relay}"],
+            stdout=log_file, stderr=subprocess.STDOUT,
+        ))
+        log_file.close()
+        wait_until(self.answers, timeout=30, what=f"xrootd on 127.0.0.1:{self.port}")
+
+    def _in_namespace(self, command: list[str], **options) -> subprocess.CompletedProcess:
+        return subprocess.run(["nsenter", f"--net={self.namespace}", *command],
+                              capture_output=True, text=True, **options)
+
+    def answers(self) -> bool:
+        for process in self.processes:
+            if process.poll() is not None:
+                tail = (self.directory / "xrootd.log").read_text(errors="replace")[-3000:]
+                raise ServiceUnavailable(f"xrootd or its relay exited:\n{tail}")
+        # through the relay, as every client will connect
+        quick = {**os.environ, "XRD_CONNECTIONRETRY": "1", "XRD_CONNECTIONWINDOW": "2"}
+        try:
+            probe = subprocess.run(["xrdfs", f"127.0.0.1:{self.port}", "ls", str(self.export)],
+                                   capture_output=True, timeout=10, env=quick)
+        except subprocess.TimeoutExpired:
+            return False
+        return probe.returncode == 0
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            stop_process(process)
+        self.processes.clear()
+        if self.namespace.exists():
+            subprocess.run(["umount", str(self.namespace)], capture_output=True)

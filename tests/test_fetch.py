@@ -1,0 +1,176 @@
+"""snakehep.fetch and the grid inputs of snakehep.samples, against the real Rucio and XRootD servers
+of the ``grid`` fixture (tests/conftest.py, tests/services.py)."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+
+import numpy as np
+import pytest
+import uproot
+
+from snakehep import fetch
+from snakehep.errors import ConfigError, InputFileError
+from snakehep.samples import load_samples
+
+TTBAR = "mc23:ttbar/TTTo2L2Nu-v12.NANOAOD_part0.root"
+DY_DATASET = "mc23:DY-M120to400.NANOAOD-v1"
+DY_CONTAINER = "mc23:DY.all-slices.v1"
+DY_FILES = ["mc23:DY-M120to400.v1/part0.root", "mc23:DY-M120to400.v1/part1.root"]
+ZPRIME = "mc23:ZPrime-M1000.v1.root"
+
+
+def uri(did: str) -> str:
+    scope, name = did.split(":", 1)
+    return f"rucio://{scope}/{name}"
+
+
+def did(text: str) -> fetch.Did:
+    return fetch.Did.parse(uri(text))
+
+
+@pytest.mark.parametrize("text, scope, name", [
+    ("rucio://mc23/DY-M50.v1", "mc23", "DY-M50.v1"),
+    ("rucio://user.jdoe/a/b-c.d/file#3.root", "user.jdoe", "a/b-c.d/file#3.root"),
+    ("rucio://data23/x.root", "data23", "x.root"),
+])
+def test_did_parse_keeps_everything_after_the_scope(text, scope, name):
+    parsed = fetch.Did.parse(text)
+    assert (parsed.scope, parsed.name, str(parsed), parsed.uri) == (scope, name, f"{scope}:{name}", text)
+
+
+@pytest.mark.parametrize("text", ["rucio://mc23", "rucio:///name", "rucio://mc23/", "rucio://s/a//b",
+                                  "rucio://s/../etc/passwd", "mc23:name"])
+def test_did_parse_refuses_malformed_dids_naming_the_key(text):
+    with pytest.raises(ConfigError, match=r"samples\.x\.inputs\[2\]"):
+        fetch.Did.parse(text, key="samples.x.inputs[2]")
+
+
+def test_settings_merge_the_section_and_the_sample_override():
+    analysis = {"rucio": {"mode": "download", "rse": "SITE_A", "retries": 5}}
+    settings = fetch.GridSettings.from_config(analysis, {"rucio": {"mode": "stream"}})
+    assert (settings.mode, settings.rse, settings.retries) == ("stream", "SITE_A", 5)
+    assert fetch.GridSettings.from_config({}, {}) == fetch.GridSettings()
+
+
+def test_resolve_expands_datasets_and_containers_and_caches_them(grid, tmp_path):
+    for name in (DY_DATASET, DY_CONTAINER):
+        files = fetch.resolve(did(name), cache_dir=tmp_path)
+        assert [str(f.did) for f in files] == DY_FILES
+        assert all(f.bytes > 0 and len(f.adler32) == 8 for f in files)
+        assert fetch.cache_path(tmp_path, did(name)).exists()
+    (file,) = fetch.resolve(did(TTBAR), cache_dir=tmp_path)
+    assert str(file.did) == TTBAR and file.bytes == grid.originals[TTBAR].stat().st_size
+    # the cache answers from now on; a refresh asks the server again and rewrites it
+    cache = fetch.cache_path(tmp_path, did(DY_DATASET))
+    cache.write_text(cache.read_text().replace("part1.root", "partX.root"))
+    assert str(fetch.resolve(did(DY_DATASET), cache_dir=tmp_path)[1].did).endswith("partX.root")
+    assert [str(f.did) for f in fetch.resolve(did(DY_DATASET), cache_dir=tmp_path, refresh=True)] == DY_FILES
+
+
+def test_a_missing_did_is_a_clear_error_and_is_not_cached(grid, tmp_path):
+    with pytest.raises(fetch.DidNotFound, match="Rucio DID mc23:no-such.v1 not found"):
+        fetch.resolve(did("mc23:no-such.v1"), cache_dir=tmp_path)
+    assert not any(tmp_path.rglob("*.json"))
+
+
+def test_download_verifies_and_does_not_fetch_again(grid, tmp_path):
+    (file,) = fetch.resolve(did(TTBAR), cache_dir=tmp_path / "cache")
+    target = fetch.Download(fetch.download_path(str(tmp_path / "rucio"), file.did), file,
+                            fetch.GridSettings(rse="SITE_POSIX", retries=0))
+    fetch.download(target)
+    path = tmp_path / "rucio" / "mc23" / "ttbar" / "TTTo2L2Nu-v12.NANOAOD_part0.root"
+    assert path.read_bytes() == grid.originals[TTBAR].read_bytes()
+    before = path.stat()
+    fetch.download(target)
+    assert (path.stat().st_ino, path.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no staging left
+
+
+def test_download_of_a_changed_replica_fails_with_checksum_mismatch(grid, tmp_path):
+    name = "mc23:diboson/WW-v1.part0.root"
+    (file,) = fetch.resolve(did(name), cache_dir=tmp_path / "cache")
+    target = fetch.Download(str(tmp_path / "rucio" / "WW.root"), file,
+                            fetch.GridSettings(rse="SITE_POSIX", retries=0))
+    replica = grid.replica_path(name)
+    original = replica.read_bytes()
+    changed = bytearray(original)
+    changed[len(changed) // 2] ^= 0xFF
+    replica.write_bytes(bytes(changed))
+    try:
+        with pytest.raises(fetch.ChecksumMismatch, match=f"Rucio DID {name}: checksum mismatch"):
+            fetch.download(target)
+        assert not (tmp_path / "rucio").exists() or not any((tmp_path / "rucio").iterdir())
+    finally:
+        replica.write_bytes(original)
+    fetch.download(target)
+    assert (tmp_path / "rucio" / "WW.root").read_bytes() == original
+
+
+def test_no_replica_on_the_chosen_rse(grid, tmp_path):
+    (file,) = fetch.resolve(did(TTBAR), cache_dir=tmp_path)
+    settings = fetch.GridSettings(rse="SITE_EMPTY", retries=0)
+    with pytest.raises(fetch.NoReplica, match=f"Rucio DID {TTBAR}: no replica on RSE SITE_EMPTY"):
+        fetch.download(fetch.Download(str(tmp_path / "out.root"), file, settings))
+    with pytest.raises(fetch.NoReplica, match=f"Rucio DID {TTBAR}: no root:// replica on RSE SITE_EMPTY"):
+        fetch.replica_url(file.did, settings=settings)
+    assert not (tmp_path / "out.root").exists()
+
+
+def test_streaming_reads_the_xrootd_replica_like_the_local_file(grid):
+    settings = fetch.GridSettings(mode="stream", rse="SITE_XRD", retries=0)
+    url = fetch.replica_url(did(ZPRIME), settings=settings)
+    assert url.startswith(f"root://127.0.0.1:{grid.xrootd.port}//")
+    with uproot.open(grid.originals[ZPRIME]) as local:
+        expected = local["Events"]["Muon_pt"].array(library="np")
+        runs = local["Runs"]["genEventSumw"].array(library="np")
+    for location in (uri(ZPRIME), url):
+        with fetch.open_input(location, settings=settings) as remote:
+            got = remote["Events"]["Muon_pt"].array(library="np")
+            assert len(got) == len(expected) and all(np.array_equal(a, b) for a, b in zip(got, expected))
+            assert np.array_equal(remote["Runs"]["genEventSumw"].array(library="np"), runs)
+
+
+def test_an_unreadable_url_fails_naming_it(grid):
+    url = grid.xrootd.url(grid.xrootd.export / "no-such-file.root")
+    with pytest.raises(InputFileError, match=f"cannot read {url}.*2 attempt"):
+        fetch.open_input(url, settings=fetch.GridSettings(retries=1, timeout=5))
+
+
+def test_samples_mix_local_files_urls_and_dids(grid, default_config, tmp_path):
+    analysis = copy.deepcopy(default_config)
+    local = str(grid.originals[TTBAR])
+    url = grid.xrootd_url(ZPRIME)
+    analysis["rucio"] = {**analysis["rucio"], "cache_dir": str(tmp_path / "dids"),
+                         "download_dir": "downloads"}
+    analysis["samples"]["ttbar"]["inputs"] = [local, url, uri(DY_CONTAINER), uri(TTBAR)]
+    analysis["samples"]["data"]["inputs"] = [uri("data23:Run2023D.dimuon-v1")]
+    analysis["samples"]["data"]["rucio"] = {"mode": "stream"}
+    samples = load_samples(analysis)
+    assert samples["ttbar"].inputs == (
+        local, url, "downloads/mc23/DY-M120to400.v1/part0.root",
+        "downloads/mc23/DY-M120to400.v1/part1.root", "downloads/mc23/ttbar/TTTo2L2Nu-v12.NANOAOD_part0.root")
+    assert [d.path for d in samples["ttbar"].downloads] == list(samples["ttbar"].inputs[2:])
+    assert samples["data"].inputs == ("rucio://data23/Run2023D-dimuon.v1.part0.root",)
+    assert samples["data"].downloads == ()
+    analysis["samples"]["data"]["inputs"] = ["rucio://data23/Run2023D-nothing"]
+    with pytest.raises(fetch.DidNotFound, match="samples.data: Rucio DID data23:Run2023D-nothing not found"):
+        load_samples(analysis)
+
+
+def test_rucio_refresh_command_rewrites_the_cache(grid, default_config, tmp_path, monkeypatch):
+    import yaml
+
+    from snakehep.cli import main
+
+    analysis = copy.deepcopy(default_config)
+    analysis["rucio"]["cache_dir"] = str(tmp_path / "dids")
+    analysis["samples"]["data"]["inputs"] = [uri("data23:Run2023D.dimuon-v1")]
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(analysis))
+    assert main(["rucio-refresh", "--config", str(config), "--sample", "data"]) == 0
+    cache = fetch.cache_path(tmp_path / "dids", did("data23:Run2023D.dimuon-v1"))
+    assert "Run2023D-dimuon.v1.part0.root" in cache.read_text()
+    assert main(["rucio-refresh", "--config", str(config), "--sample", "nosuch"]) == 2

@@ -1,0 +1,16 @@
+rule rucio_download:
+    """Download one file of a Rucio DID: size and adler32 verified, written atomically."""
+    output:
+        "{download_dir}/{scope}/{name}",
+    log:
+        "logs/rucio_download/{download_dir}/{scope}/{name}.log",
+    wildcard_constraints:
+        download_dir="|".join(re.escape(d) for d in DOWNLOAD_DIRS) or "(?!x)x",
+        scope=r"[^/]+",
+        name=r".+",
+    conda:
+        "../../envs/fetch.yaml"
+    params:
+        target=download_target,
+    script:
+        "../scripts/rucio_download.py"
