@@ -196,7 +196,7 @@ def rucio_errors(what: str) -> Iterator[None]:
         yield
     except rucio_exception.DataIdentifierNotFound as err:
         raise DidNotFound(f"Rucio DID {what} not found on {_server()}") from err
-    except rucio_exception.CannotAuthenticate as err:
+    except rucio_exception.CannotAuthenticate:
         raise AuthenticationFailed(
             f"Rucio authentication failed at {_server()} while accessing {what}: the server "
             "refused the credentials of the client configuration (RUCIO_CONFIG: userpass "

@@ -15,7 +15,6 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
-import uproot
 
 from snakehep.errors import ExpressionError, InputFileError, SnakehepError
 from snakehep.fetch import open_input
