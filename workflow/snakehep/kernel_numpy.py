@@ -490,7 +490,8 @@ def _reduceat(ufunc, values: np.ndarray, offsets: np.ndarray, counts: np.ndarray
     result = np.full(len(counts), empty, dtype=values.dtype)
     nonempty = counts > 0
     if nonempty.any():
-        result[nonempty] = ufunc.reduceat(values, offsets[:-1][nonempty])
+        with np.errstate(all="ignore"):
+            result[nonempty] = ufunc.reduceat(values, offsets[:-1][nonempty])
     return result
 
 
