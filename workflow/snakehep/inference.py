@@ -25,7 +25,7 @@ import functools
 import logging
 import math
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -262,17 +262,20 @@ class _Fitter:
         *,
         fixed: dict[int, float] | None = None,
         start: np.ndarray | None = None,
+        guard: Sequence[np.ndarray] | None = None,
     ) -> FitResult:
         """Minimise the NLL with the parameters in ``fixed`` held at the given values.
 
-        L-BFGS-B from ``start`` (a warm start), restarted from the best point it reached while
-        the projected gradient is not small, and from the suggested initial values.  The fit
-        from the initial values is skipped only if the warm start converged and the NLL cannot
-        have several minima (no histosys, no asymmetric normsys): where it can, a warm start
-        may stop in a local minimum, and the lower of the two converged minima is kept.  If
-        neither converged, SLSQP (pyhf's default minimiser) followed by an L-BFGS-B polish.
-        ``converged`` is False (and the message lists what was tried) only if no strategy
-        reached a point whose projected gradient is below ``GRADIENT_TOLERANCE``.
+        L-BFGS-B from ``start`` (default: the suggested initial values), restarted from the best
+        point it reached while the projected gradient is not small.  Local-minimum guard: with
+        ``guard`` (a sequence of further starting points, possibly empty) and a NLL that can have
+        several minima (histosys or asymmetric normsys modifiers), L-BFGS-B also runs from each
+        of those points and from the suggested initial values, and the lowest converged minimum
+        is kept.  Without it, the fit from the initial values runs only if the first did not
+        converge (a warm start far from the minimum can sit against the nu = 0 wall of some
+        bins).  Last, if nothing converged, SLSQP (pyhf's default minimiser) followed by an
+        L-BFGS-B polish.  ``converged`` is False (and the message lists what was tried) only if
+        no strategy reached a point whose projected gradient is below ``GRADIENT_TOLERANCE``.
         """
         lk = self.lk
         is_fixed = lk.fixed.copy()
@@ -285,18 +288,27 @@ class _Fitter:
             pars = np.where(is_fixed, fixed_values, lk.init).astype(float)
             value = lk.nll(pars, data)
             return FitResult(pars, value, bool(np.isfinite(value)), "no free parameters")
-        starts = [("start", start)] if start is not None and not np.array_equal(start, lk.init) else []
+        guarded = guard is not None and lk.may_be_nonconvex
+        starts = [("start", start)] if start is not None else []
+        if guarded:
+            starts.extend((f"guard start {i + 1}", origin) for i, origin in enumerate(guard))
         starts.append(("init", lk.init))
         best: FitResult | None = None
         tried: list[str] = []
+        done: list[np.ndarray] = []
         for label, origin in starts:
+            if best is not None and best.converged and not guarded:
+                break
+            origin = self._prepare(free, is_fixed, fixed_values, origin)[0]
+            if any(np.array_equal(origin, other) for other in done):
+                continue
+            done.append(origin)
             result = self._lbfgsb(data, free, is_fixed, fixed_values, origin)
             tried.append(f"L-BFGS-B from {label}: {result.message}")
             if best is not None and best.converged and result.converged and result.nll < best.nll - NLL_TOLERANCE:
-                log.debug("the fit from %s found a lower minimum (NLL %.10g < %.10g)", label, result.nll, best.nll)
+                log.debug("local-minimum guard: the fit from %s is lower (NLL %.10g < %.10g)", label, result.nll,
+                          best.nll)
             best = _better(best, result)
-            if best.converged and not lk.may_be_nonconvex:
-                break
         if not best.converged and np.isfinite(best.nll):
             result = self._slsqp(data, free, is_fixed, fixed_values, best.pars)
             tried.append(f"SLSQP: {result.message}")
@@ -351,7 +363,7 @@ class _Fitter:
                 method="L-BFGS-B",
                 bounds=problem.bounds,
                 options={
-                    "maxiter": 20000, "maxfun": 40000, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20,
+                    "maxiter": 20000, "maxfun": 40000, "ftol": 1e-12, "gtol": 1e-6, "maxcor": 20,
                     # the first steps of a fit far from its minimum can run into the steep
                     # nu < 0 wall of a small bin: give the line search room to back off
                     "maxls": 50,
@@ -393,12 +405,12 @@ class _Fitter:
 class _Asymptotics:
     """The fits of pyhf's AsymptoticCalculator (q~mu or q), cached per tested POI value.
 
-    Every conditional fit has two starting points, compared by :meth:`_Fitter.fit` where the
-    NLL may have several minima: the suggested initial values (pyhf's convention) and a warm
-    start, which is the nearest POI value fitted before (``warm=True``, for root-finding) or the
-    free fit (``warm=False``: independent of the order of evaluation, used to check limits).
-    A conditional fit below the free fit means the free fit stopped in a local minimum: it is
-    refitted from there and ``revision`` counts up, so that callers can redo what used it.
+    Conditional fits for root-finding (``warm=True``) start from the fit at the nearest POI value
+    fitted before.  Results that are reported (hypotests, the CLs at each limit) use guarded fits
+    (``warm=False``): from the free fit, the nearest warm fit and the suggested initial values
+    (pyhf's convention), the lowest minimum kept where the NLL may have several.  A conditional
+    fit below the free fit means the free fit stopped in a local minimum: it is refitted from
+    there and ``revision`` counts up, so that callers can redo what used it.
     """
 
     def __init__(self, loaded: _Loaded, source: str, test_stat: str = "qtilde") -> None:
@@ -410,7 +422,7 @@ class _Asymptotics:
         self.fitter = _Fitter(self.lk, loaded.data, source)
         free = self.fitter.checked_fit(loaded.data, what="the free fit to data")
         asimov_fit = self.fitter.checked_fit(
-            loaded.data, what="the POI=0 fit for the Asimov data", fixed={self.poi: 0.0}, start=free.pars
+            loaded.data, what="the POI=0 fit for the Asimov data", fixed={self.poi: 0.0}, start=free.pars, guard=[]
         )
         self.data["asimov"] = self.lk.expected_data(asimov_fit.pars, include_auxdata=True)
         self.free = {
@@ -426,27 +438,39 @@ class _Asymptotics:
         if lo != 0.0 and test_stat == "qtilde":
             log.warning("POI lower bound is %g, not 0: q~mu then equals pyhf's qmu_tilde only in name", lo)
 
-    def _warm_start(self, which: str, mu: float, warm: bool) -> np.ndarray:
+    def _nearest(self, which: str, mu: float) -> np.ndarray | None:
+        """Parameters of the root-finding's fit at the POI value nearest to ``mu``, if any."""
         cache = self._cond.get((which, True), {})
-        if not warm or not cache:
-            return self.free[which].pars
+        if not cache:
+            return None
         keys = sorted(cache)
         i = bisect_left(keys, mu)
         near = [keys[j] for j in (i - 1, i) if 0 <= j < len(keys)]
         return cache[min(near, key=lambda k: abs(k - mu))].pars
 
     def conditional(self, which: str, mu: float, *, warm: bool = True) -> FitResult:
+        """The fit with the POI fixed at ``mu``: warm-started only (``warm=True``, for the
+        root-finding), or guarded: from the nearest warm fit, the free fit and the initial values."""
         cache = self._cond.setdefault((which, warm), {})
-        if mu not in cache:
-            cache[mu] = self.fitter.checked_fit(
-                self.data[which],
-                what=f"the fit to {which} with {self.lk.poi_name}={mu:g}",
-                fixed={self.poi: mu},
-                start=self._warm_start(which, mu, warm),
-            )
-            self.n_fits += 1
-            self._check_free_fit(which, cache[mu])
+        if mu in cache:
+            return cache[mu]
+        nearest = self._nearest(which, mu)
+        free_pars = self.free[which].pars
+        if warm:
+            options: dict[str, Any] = {"start": free_pars if nearest is None else nearest}
+        else:
+            options = {"start": free_pars, "guard": [] if nearest is None else [nearest]}
+        cache[mu] = self.fitter.checked_fit(
+            self.data[which], what=f"the fit to {which} with {self.lk.poi_name}={mu:g}", fixed={self.poi: mu},
+            **options,
+        )
+        self.n_fits += 1
+        self._check_free_fit(which, cache[mu])
         return cache[mu]
+
+    def fitted(self, which: str) -> list[float]:
+        """The POI values of the warm-started conditional fits done so far."""
+        return list(self._cond.get((which, True), {}))
 
     def _check_free_fit(self, which: str, conditional: FitResult) -> None:
         """Refit the free fit from ``conditional`` if that is lower (a local free minimum)."""
@@ -498,9 +522,22 @@ def _expected_target(level: float, nsigma: float) -> float:
 
 
 def _find_root(
-    func: Callable[[float], float], guess: float, *, increasing: bool, upper: float, what: str, source: str
+    func: Callable[[float], float],
+    guess: float,
+    *,
+    increasing: bool,
+    upper: float,
+    what: str,
+    source: str,
+    step: float = 0.02,
 ) -> float:
-    """Root of a monotonic ``func`` on mu > 0: secant steps until bracketed, then TOMS 748."""
+    """Root of a monotonic ``func`` on mu > 0 to a relative tolerance ``LIMIT_RTOL``.
+
+    From ``guess`` and ``guess * (1 + step)``, secant (outside a bracket) or regula-falsi
+    (inside one) estimates, each evaluated just below and just above (``LIMIT_RTOL`` apart):
+    near the root of a smooth function this brackets it to the tolerance in two evaluations.
+    TOMS 748 takes over a bracket that does not shrink that way within a few tries.
+    """
     points: dict[float, float] = {}
 
     def evaluate(x: float) -> float:
@@ -511,42 +548,61 @@ def _find_root(
     def bracket() -> tuple[float, float] | None:
         xs = sorted(points)
         for a, b in zip(xs, xs[1:]):
-            fa, fb = points[a], points[b]
-            if fa == 0.0:
+            if points[a] == 0.0:
                 return a, a
-            if (fa < 0.0) != (fb < 0.0):
+            if (points[a] < 0.0) != (points[b] < 0.0):
                 return a, b
         return None
 
     x = max(guess, 1e-9)
     evaluate(x)
-    evaluate(x * 1.02)
+    evaluate(x * (1.0 + step))
+    tries_inside = 0
     for _ in range(100):
         found = bracket()
         if found is not None:
-            break
-        xs = sorted(points)
-        # the two points closest to the root along the monotonic direction
-        below = (points[xs[-1]] < 0.0) == increasing
-        a, b = (xs[-2], xs[-1]) if below else (xs[0], xs[1])
-        fa, fb = points[a], points[b]
-        edge = b if below else a
-        if fb != fa:
-            step = -fb * (b - a) / (fb - fa) if below else -fa * (b - a) / (fb - fa)
-            target = edge + 1.05 * step
-        else:
-            target = edge * (2.0 if below else 0.5)
-        target = min(max(target, edge * 0.5), edge * 2.0)  # never more than a factor 2 per step
-        if target <= 1e-12 or target > 1e3 * max(upper, 1.0):
-            raise InferenceError(f"{source}: cannot bracket the {what} upper limit (reached mu={target:g})")
-        evaluate(target)
+            a, b = found
+            if b - a <= LIMIT_RTOL * a:
+                return a if a == b else float(a - points[a] * (b - a) / (points[b] - points[a]))
+            if tries_inside == 3:
+                return float(toms748(evaluate, a, b, k=2, xtol=1e-14, rtol=LIMIT_RTOL))
+            tries_inside += 1
+            estimate = a - points[a] * (b - a) / (points[b] - points[a])
+            if not _evaluate_around(evaluate, estimate, low=a, high=b):
+                tries_inside = 3
+            continue
+        estimate, edge = _secant_outside(points, increasing)
+        if estimate <= 1e-12 or estimate > 1e3 * max(upper, 1.0):
+            raise InferenceError(f"{source}: cannot bracket the {what} upper limit (reached mu={estimate:g})")
+        low, high = (edge, math.inf) if estimate > edge else (0.0, edge)
+        if not _evaluate_around(evaluate, estimate, low=low, high=high):
+            evaluate(estimate)
+    raise InferenceError(f"{source}: cannot find the {what} upper limit")
+
+
+def _secant_outside(points: dict[float, float], increasing: bool) -> tuple[float, float]:
+    """Secant estimate of the root from the two points nearest to it (all on one side), at
+    most a factor 2 beyond the nearest (the edge); returns (estimate, edge)."""
+    xs = sorted(points)
+    below = (points[xs[-1]] < 0.0) == increasing
+    a, b = (xs[-2], xs[-1]) if below else (xs[0], xs[1])
+    fa, fb = points[a], points[b]
+    edge = b if below else a
+    if fb != fa:
+        estimate = edge + (-fb * (b - a) / (fb - fa) if below else -fa * (b - a) / (fb - fa))
     else:
-        raise InferenceError(f"{source}: cannot bracket the {what} upper limit")
-    a, b = found
-    if a == b:
-        return a
-    root = toms748(evaluate, a, b, k=2, xtol=1e-14, rtol=LIMIT_RTOL)
-    return float(root)
+        estimate = edge * (2.0 if below else 0.5)
+    return min(max(estimate, edge * 0.5), edge * 2.0), edge
+
+
+def _evaluate_around(evaluate: Callable[[float], float], estimate: float, *, low: float, high: float) -> bool:
+    """Evaluate at ``estimate`` -+ 0.45 LIMIT_RTOL (relative) where strictly inside (low, high);
+    False if neither is."""
+    half = 0.45 * LIMIT_RTOL * estimate
+    inside = [x for x in (estimate - half, estimate + half) if low < x < high]
+    for x in inside:
+        evaluate(x)
+    return bool(inside)
 
 
 # --------------------------------------------------------------------------- public API
@@ -662,14 +718,14 @@ def _limit_problems(engine: _Asymptotics, level: float, *, warm: bool) -> list[_
     """The observed limit, then the expected ones in pyhf's band order."""
     problems = [_LimitProblem(
         "observed",
-        lambda m: engine.cls_observed(m, warm=warm) - level,
+        lambda m: math.log(max(engine.cls_observed(m, warm=warm), 1e-300) / level),  # ~linear in mu
         False,
         lambda m: engine.cls_observed(m, warm=warm),
     )]
     for index, nsigma in enumerate(EXPECTED_NSIGMA):
         target = _expected_target(level, nsigma)
         problems.append(_LimitProblem(
-            f"expected ({-nsigma:+g} sigma)",
+            f"expected ({0.0 - nsigma:+g} sigma)",
             lambda m, t=target: engine.sqrt_qmu_asimov(m, warm=warm) - t,
             True,
             lambda m, n=nsigma: _expected_cls(engine.sqrt_qmu_asimov(m, warm=warm), n),
@@ -702,9 +758,38 @@ def _first_guesses(engine: _Asymptotics, level: float) -> list[float]:
     return [observed, *expected]
 
 
-def _solve(problem: _LimitProblem, guess: float, *, upper: float, source: str) -> float:
+def _solve(problem: _LimitProblem, guess: float, *, upper: float, source: str, step: float = 0.02) -> float:
     return _find_root(problem.function, guess, increasing=problem.increasing, upper=upper, what=problem.what,
-                      source=source)
+                      source=source, step=step)
+
+
+def _interpolated_guess(engine: _Asymptotics, target: float) -> float | None:
+    """mu where sqrt(q_A(mu)) = ``target``, from the straight line through the two warm fits
+    done so far whose sqrt(q_A) is nearest to it (sqrt(q_A) is close to linear in mu)."""
+    points = [(mu, engine.sqrt_qmu_asimov(mu)) for mu in engine.fitted("asimov")]
+    points = sorted((p for p in points if p[1] > 0.0), key=lambda p: abs(p[1] - target))[:2]
+    if len(points) < 2 or points[0][1] == points[1][1]:
+        return None
+    (mu_a, q_a), (mu_b, q_b) = points
+    guess = mu_a + (target - q_a) * (mu_b - mu_a) / (q_b - q_a)
+    return guess if guess > 0.0 else None
+
+
+def _warm_limits(engine: _Asymptotics, level: float, *, upper: float, source: str) -> list[float]:
+    """All six limits with warm-started fits; the expected ones median first, each further one
+    started from the sqrt(q_A) points found so far (a step of 0.2% instead of 2%)."""
+    guesses = _first_guesses(engine, level)
+    problems = _limit_problems(engine, level, warm=True)
+    limits: list[float | None] = [None] * len(problems)
+    order = [3, 2, 4, 1, 5, 0]  # median, -1, +1, -2, +2 sigma, observed
+    for index in order:
+        guess, step = guesses[index], 0.02
+        if index > 0:
+            refined = _interpolated_guess(engine, _expected_target(level, EXPECTED_NSIGMA[index - 1]))
+            if refined is not None:
+                guess, step = refined, 0.005
+        limits[index] = _solve(problems[index], guess, upper=upper, source=source, step=step)
+    return [float(limit) for limit in limits]
 
 
 def _verified(engine: _Asymptotics, limits: list[float], level: float, *, upper: float, source: str) -> list[float]:
@@ -757,9 +842,7 @@ def upper_limit_workspace(
     level, upper = 1.0 - cl, float(lk.bounds[lk.poi_index, 1])
     for _ in range(_MAX_REVISIONS):
         revision = engine.revision
-        guesses = _first_guesses(engine, level)
-        problems = _limit_problems(engine, level, warm=True)
-        limits = [_solve(p, g, upper=upper, source=source) for p, g in zip(problems, guesses, strict=True)]
+        limits = _warm_limits(engine, level, upper=upper, source=source)
         limits = _verified(engine, limits, level, upper=upper, source=source)
         if engine.revision == revision:
             break
