@@ -10,6 +10,7 @@ all are finite, yields and data are non-negative, and normsys factors are positi
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -30,7 +31,10 @@ def _problems(spec: dict) -> Iterator[str]:
     observations = {obs["name"]: obs["data"] for obs in spec.get("observations", [])}
     for channel in spec["channels"]:
         name = channel["name"]
-        nbins = len(channel["samples"][0]["data"]) if channel["samples"] else 0
+        lengths = [len(sample["data"]) for sample in channel["samples"]]
+        if name in observations:
+            lengths.append(len(observations[name]))
+        nbins = Counter(lengths).most_common(1)[0][0] if lengths else 0  # the majority's
         for sample in channel["samples"]:
             yield from _sample_problems(sample, name, nbins)
         if name not in observations:
