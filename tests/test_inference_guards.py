@@ -46,7 +46,7 @@ class CoupledProfile:
         self.model = workspace.model()
         assert self.model.config.par_names == ["coupled_histosys", "mu"]
         self.data = np.asarray(workspace.data(self.model), dtype=float)
-        self.grid = np.linspace(-5.0, 5.0, 2001)
+        self.grid = np.linspace(-5.0, 5.0, 401)
         self.asimov = self.model.expected_data([self.profile(0.0, self.data)[1], 0.0])
 
     def nll(self, alpha: float, mu: float, data: np.ndarray) -> float:

@@ -12,11 +12,15 @@ The statistics follow pyhf (0.7) exactly, but run on the compiled likelihood of
 * the expected band is ordered like pyhf's ``return_expected_set=True``: [-2, -1, 0, +1, +2]
   sigma, i.e. test statistic values n = [2, 1, 0, -1, -2].
 
-Upper limits are roots of ``CLs(mu) - (1 - cl)``, one root for the observed and one for each
-of the five expected values, found with scipy's TOMS 748 to a relative tolerance of
-``LIMIT_RTOL``.  Because the expected CLs at any mu depends on mu only through ``q_A(mu)``,
-the expected roots are those of ``sqrt(q_A(mu)) = s_n`` with a closed-form ``s_n``; every
-conditional fit is warm-started from the nearest POI value fitted before.
+Upper limits are roots of ``CLs(mu) - (1 - cl)`` (the observed one in ``log CLs``), one root
+for the observed and one for each of the five expected values, to a relative tolerance of
+``LIMIT_RTOL`` (:func:`_find_root`).  Because the expected CLs at any mu depends on mu only
+through ``q_A(mu)``, the expected roots are those of ``sqrt(q_A(mu)) = s_n`` with a closed-form
+``s_n``.  The root-finding's conditional fits are warm-started from the nearest POI value fitted
+before; a warm start can stop in a local minimum where histosys or asymmetric normsys
+modifiers make the NLL non-convex, so CLs at every limit is checked with guarded fits (lowest
+minimum from several starting points, see :class:`_Asymptotics`) to ``LIMIT_CLS_RTOL`` and the
+limit found again with those fits where it is off.  Hypotests use guarded fits throughout.
 """
 
 from __future__ import annotations
