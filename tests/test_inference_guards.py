@@ -127,8 +127,9 @@ ASYMMETRIC = {
 def test_asymmetric_histosys_hypotest_is_the_global_minimum():
     """pyhf 0.7.6's hypotest(3.0, ..., test_stat="qtilde", return_expected_set=True) gives the
     expected +2 sigma CLs 0.00719: its fit from alpha = 0 to the Asimov data at mu = 3 stops at
-    alpha = -1.12 (NLL 16.4588) where alpha = -0.378 gives 16.1267.  snakehep's guarded fits
-    find the lower minimum; the brute-force profile of pyhf's logpdf confirms it (0.00884)."""
+    alpha = -1.12 (NLL 16.4588) where alpha = -0.378 gives 16.1267.  snakehep's fits (from the
+    free fit and from the initial values, the lower kept) find the lower minimum; the brute-force
+    profile of pyhf's logpdf confirms it (0.00884)."""
     profile = Profile(ASYMMETRIC)
     expected = profile.cls_expected(3.0)
     assert expected[4] == pytest.approx(0.00884, rel=1e-3)
