@@ -17,7 +17,8 @@ with an exact ``jac``.  The expected yields follow pyhf exactly::
 
 with the interpolation codes pyhf's model object uses (read from its modifier appliers, so
 that a partial ``modifier_settings`` falls back exactly as in pyhf: normsys code1 and histosys
-code0 when not named; ``Workspace.model()`` without settings gives code4 / code4p), Poisson main terms ``xlogy(n, nu) - nu - lgamma(n + 1)``,
+code0 when not named; ``Workspace.model()`` without settings gives code4 / code4p), Poisson
+main terms ``xlogy(n, nu) - nu - lgamma(n + 1)``,
 Gaussian constraints ``N(aux | theta, sigma)`` for normsys/histosys/lumi/staterror and Poisson
 constraints ``Pois(aux | gamma * tau)`` for shapesys.
 
