@@ -1,23 +1,28 @@
 """Benchmark: CLs upper limits with snakehep.inference versus pyhf's own root-finding.
 
-Builds two deterministic workspaces (10 bins / 18 parameters and 30 bins / 38 parameters),
-computes the observed and the five expected 95% CL upper limits with
+Builds deterministic single-channel workspaces (10 bins / 18 parameters, 30 bins / 38
+parameters, 142 bins / 150 parameters) and computes the observed and the five expected 95% CL
+upper limits with ``snakehep.inference.upper_limit_workspace`` (with and without its
+local-minimum guard, i.e. the check of CLs at every limit with guarded fits) and with
 ``pyhf.infer.intervals.upper_limits.upper_limit(data, model, scan=None, level=0.05)`` (numpy
-backend, scipy optimizer, default tolerances) and with
-``snakehep.inference.upper_limit_workspace``, and prints both, the speed ratio and the largest
-relative difference of the six limits.
+backend, scipy optimizer, default tolerances).  The runs are interleaved (guarded, unguarded,
+pyhf, guarded, ...) so that a change of machine load hits all alike; the medians, the rates
+(limit bands per minute) and the ratios are printed, and the largest relative difference of
+the six limits between snakehep and pyhf.
 
-    python benchmarks/limits.py [--skip-pyhf]
+    python benchmarks/limits.py [--repeat 5] [--pyhf-repeat 3] [--pyhf-max-pars 40]
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import statistics
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 
 import numpy as np
-
 
 def make_workspace(nbins: int, *, n_normsys: int = 3, n_histosys: int = 2, seed: int = 7) -> dict:
     """A signal + two backgrounds single-channel workspace.
@@ -72,37 +77,77 @@ def make_workspace(nbins: int, *, n_normsys: int = 3, n_histosys: int = 2, seed:
     }
 
 
+@contextmanager
+def _without_guard():
+    """snakehep's root-finding alone: the limits are not re-checked with guarded fits."""
+    from snakehep import inference
+
+    original = inference._verified
+    inference._verified = lambda engine, limits, level, **kwargs: limits
+    try:
+        yield
+    finally:
+        inference._verified = original
+
+
+def _timed(function: Callable[[], list[float]]) -> tuple[float, list[float]]:
+    start = time.perf_counter()
+    limits = function()
+    return time.perf_counter() - start, limits
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--skip-pyhf", action="store_true", help="time snakehep only")
+    parser.add_argument("--repeat", type=int, default=5, help="snakehep runs per model")
+    parser.add_argument("--pyhf-repeat", type=int, default=3, help="pyhf runs per model (0: none)")
+    parser.add_argument("--pyhf-max-pars", type=int, default=40, help="skip pyhf on larger models")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.ERROR)
 
     import pyhf
 
     from snakehep.inference import upper_limit_workspace
 
     pyhf.set_backend("numpy")
-    for nbins in (10, 30):
-        spec = make_workspace(nbins)
+
+    def ours(spec: dict) -> list[float]:
+        limit = upper_limit_workspace(spec)
+        return [limit.obs, *limit.exp]
+
+    def unguarded(spec: dict) -> list[float]:
+        with _without_guard():
+            return ours(spec)
+
+    def theirs(spec: dict) -> list[float]:
         workspace = pyhf.Workspace(spec)
         model = workspace.model()
-        data = workspace.data(model)
-        print(f"== {nbins} bins, {model.config.npars} parameters")
-        start = time.perf_counter()
-        ours = upper_limit_workspace(spec)
-        t_ours = time.perf_counter() - start
-        ours_all = [ours["obs"], *ours["exp"]]
-        print(f"snakehep: {t_ours:8.3f} s  obs {ours['obs']:.6f}  exp " + " ".join(f"{v:.6f}" for v in ours["exp"]))
-        if args.skip_pyhf:
-            continue
-        start = time.perf_counter()
-        obs, exp = pyhf.infer.intervals.upper_limits.upper_limit(data, model, scan=None, level=0.05)
-        t_pyhf = time.perf_counter() - start
-        theirs = [float(obs), *(float(e) for e in exp)]
-        print(f"pyhf:     {t_pyhf:8.3f} s  obs {theirs[0]:.6f}  exp " + " ".join(f"{v:.6f}" for v in theirs[1:]))
-        rel = max(abs(a - b) / abs(b) for a, b in zip(ours_all, theirs))
-        print(f"speed-up x{t_pyhf / t_ours:.1f}; max relative difference of the six limits {rel:.2e}")
+        obs, exp = pyhf.infer.intervals.upper_limits.upper_limit(workspace.data(model), model, scan=None, level=0.05)
+        return [float(obs), *(float(e) for e in exp)]
+
+    ours(make_workspace(10))  # one-off imports and schema loading
+    for nbins in (10, 30, 142):
+        spec = make_workspace(nbins)
+        npars = pyhf.Workspace(spec).model().config.npars
+        runs = {"guarded": [], "unguarded": [], "pyhf": []}
+        results = {}
+        pyhf_rounds = args.pyhf_repeat if npars <= args.pyhf_max_pars else 0
+        for round_ in range(max(args.repeat, pyhf_rounds)):
+            for label, function in (("guarded", ours), ("unguarded", unguarded), ("pyhf", theirs)):
+                if round_ >= (pyhf_rounds if label == "pyhf" else args.repeat):
+                    continue
+                seconds, results[label] = _timed(lambda f=function: f(spec))
+                runs[label].append(seconds)
+        print(f"== {nbins} bins, {npars} parameters")
+        medians = {label: statistics.median(times) for label, times in runs.items() if times}
+        for label, median in medians.items():
+            limits = " ".join(f"{v:.6f}" for v in results[label])
+            print(f"{label:9s} median {median:8.3f} s of {len(runs[label])}  ({60.0 / median:7.1f} bands/min)  {limits}")
+        guard = medians["guarded"] / medians["unguarded"] - 1.0
+        print(f"guard cost: {100 * guard:+.0f}% ({medians['guarded'] - medians['unguarded']:.3f} s)")
+        if "pyhf" in medians:
+            rel = max(abs(a - b) / abs(b) for a, b in zip(results["guarded"], results["pyhf"]))
+            print(f"pyhf / snakehep (guarded) x{medians['pyhf'] / medians['guarded']:.1f}; "
+                  f"max relative difference of the six limits {rel:.2e}")
 
 
 if __name__ == "__main__":

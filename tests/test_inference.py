@@ -82,7 +82,7 @@ def pyhf_model(spec: dict, **kwargs):
 
 # ------------------------------------------------------------------------- hypotest
 def test_hypotest_matches_pyhf_documentation():
-    result = inference.hypotest_workspace(two_bin_workspace(), mu=1.0)
+    result = inference.hypotest_workspace(two_bin_workspace(), mu=1.0).to_dict()
     assert set(result) == {"mu", "cls_obs", "cls_exp"}
     assert result["mu"] == 1.0
     # numbers printed in pyhf's docs (pyhf.infer.hypotest docstring), default SLSQP tolerance
@@ -97,7 +97,7 @@ def test_hypotest_matches_precisely_converged_pyhf(precise_pyhf):
         model, data = pyhf_model(spec)
         for mu in (0.5, 1.0, 2.0):
             obs, exp = pyhf.infer.hypotest(mu, data, model, return_expected_set=True, test_stat="qtilde")
-            ours = inference.hypotest_workspace(spec, mu=mu)
+            ours = inference.hypotest_workspace(spec, mu=mu).to_dict()
             assert ours["cls_obs"] == pytest.approx(float(obs), rel=2e-6)
             np.testing.assert_allclose(ours["cls_exp"], [float(e) for e in exp], rtol=2e-6)
 
@@ -114,7 +114,7 @@ def test_hypotest_matches_root_histfactory(name):
     case = ROOT["cases"][name]
     result = inference.hypotest_workspace(
         case["workspace"], mu=case["mu"], test_stat=ROOT["test_stat"], modifier_settings=ROOT["modifier_settings"]
-    )
+    ).to_dict()
     rtol = ROOT_RTOL.get(name, case["rtol"])
     atol = case.get("atol", 0.0)
     np.testing.assert_allclose(result["cls_obs"], case["root"]["obs"], rtol=rtol, atol=atol)
@@ -128,7 +128,7 @@ def test_root_cases_also_match_precise_pyhf(precise_pyhf):
         obs, exp = pyhf.infer.hypotest(1.0, data, model, return_expected_set=True, test_stat=ROOT["test_stat"])
         ours = inference.hypotest_workspace(
             case["workspace"], mu=1.0, test_stat=ROOT["test_stat"], modifier_settings=ROOT["modifier_settings"]
-        )
+        ).to_dict()
         assert ours["cls_obs"] == pytest.approx(float(obs), rel=1e-6)
         np.testing.assert_allclose(ours["cls_exp"], [float(e) for e in exp], rtol=1e-6)
 
@@ -144,7 +144,7 @@ def assert_limits_agree(ours: dict, spec: dict, rel: float) -> None:
 
 
 def test_upper_limit_two_bin_matches_pyhf():
-    ours = inference.upper_limit_workspace(two_bin_workspace(), cl=0.95)
+    ours = inference.upper_limit_workspace(two_bin_workspace(), cl=0.95).to_dict()
     assert_limits_agree(ours, two_bin_workspace(), rel=5e-3)
     # pyhf's docs (toms748_scan docstring, rtol=0.01): obs 1.01156939
     assert ours["obs"] == pytest.approx(1.01156939, rel=1e-4)
@@ -153,7 +153,7 @@ def test_upper_limit_two_bin_matches_pyhf():
 def test_upper_limit_bigger_model_matches_pyhf():
     spec = generated_workspace(8)  # 8 bins, 16 parameters: normsys, histosys, staterror, lumi, normfactor
     assert pyhf.Workspace(spec).model().config.npars == 16
-    ours = inference.upper_limit_workspace(spec)
+    ours = inference.upper_limit_workspace(spec).to_dict()
     assert_limits_agree(ours, spec, rel=5e-3)
 
 
@@ -161,17 +161,17 @@ def test_upper_limit_is_a_root_of_cls(precise_pyhf):
     spec = generated_workspace(6)
     for cl in (0.95, 0.9):
         ours = inference.upper_limit_workspace(spec, cl=cl)
-        at_obs = inference.hypotest_workspace(spec, mu=ours["obs"])
-        assert at_obs["cls_obs"] == pytest.approx(1 - cl, rel=1e-4)
-        for index, limit in enumerate(ours["exp"]):
-            assert inference.hypotest_workspace(spec, mu=limit)["cls_exp"][index] == pytest.approx(1 - cl, rel=1e-4)
+        at_obs = inference.hypotest_workspace(spec, mu=ours.obs)
+        assert at_obs.cls_obs == pytest.approx(1 - cl, rel=1e-4)
+        for index, limit in enumerate(ours.exp):
+            assert inference.hypotest_workspace(spec, mu=limit).cls_exp[index] == pytest.approx(1 - cl, rel=1e-4)
 
 
 # ------------------------------------------------------------------------------ fits
 def test_fit_matches_pyhf_mle(precise_pyhf):
     spec = generated_workspace(6)
     model, data = pyhf_model(spec)
-    result = inference.fit_workspace(spec)
+    result = inference.fit_workspace(spec).to_dict()
     best, twice_nll = pyhf.infer.mle.fit(data, model, return_fitted_val=True)
     names = [p["name"] for p in result["parameters"]]
     assert names == model.config.par_names
@@ -218,7 +218,7 @@ def test_fit_matches_pyhf_mle(precise_pyhf):
 
 
 def test_asimov_fit_recovers_the_injected_point():
-    result = inference.fit_workspace(generated_workspace(6), asimov=True)
+    result = inference.fit_workspace(generated_workspace(6), asimov=True).to_dict()
     assert result["asimov"] is True and result["converged"]
     for par in result["parameters"]:
         expected = inference.ASIMOV_FIT_POI if par["name"] == "mu" else par["prefit_value"]
@@ -229,8 +229,8 @@ def test_asimov_fit_recovers_the_injected_point():
 def test_ranking(precise_pyhf):
     spec = generated_workspace(6)
     model, data = pyhf_model(spec)
-    ranking = inference.rank_nuisance_parameters(spec)
-    fit = {p["name"]: p for p in inference.fit_workspace(spec)["parameters"]}
+    ranking = [r.to_dict() for r in inference.rank_nuisance_parameters(spec)]
+    fit = {p["name"]: p for p in inference.fit_workspace(spec).to_dict()["parameters"]}
     constrained_free = [n for n, p in fit.items() if p["constrained"]]
     assert sorted(r["name"] for r in ranking) == sorted(constrained_free)
     impacts = [max(abs(r["impact_postfit_up"]), abs(r["impact_postfit_down"])) for r in ranking]
@@ -370,13 +370,14 @@ DEMO_500_PYHF_MU_STATERROR_SR0_UP = 0.002650744584
 
 
 def test_demo_workspace_upper_limit_matches_pyhf():
-    ours = inference.upper_limit_workspace(DEMO_500, source="demo_zprime_500.json")
+    ours = inference.upper_limit_workspace(DEMO_500, source="demo_zprime_500.json").to_dict()
     assert ours["obs"] == pytest.approx(DEMO_500_PYHF_LIMITS["obs"], rel=5e-3)
     np.testing.assert_allclose(ours["exp"], DEMO_500_PYHF_LIMITS["exp"], rtol=5e-3)
 
 
 def test_demo_workspace_fit_and_ranking():
-    result = inference.fit_workspace(DEMO_500, source="demo_zprime_500.json")
+    summary, ranking = inference.fit_and_rank(DEMO_500, source="demo_zprime_500.json")
+    result = summary.to_dict()
     assert result["converged"]
     pars = {p["name"]: p for p in result["parameters"]}
     mu = pars["mu"]
@@ -385,7 +386,7 @@ def test_demo_workspace_fit_and_ranking():
     assert mu["value"] == pytest.approx(DEMO_500_PYHF_FIT["mu"], abs=1e-3 * mu["error"])
     assert result["twice_nll"] == pytest.approx(DEMO_500_PYHF_FIT["twice_nll"], abs=1e-5)
 
-    ranking = inference.rank_nuisance_parameters(DEMO_500, source="demo_zprime_500.json")
+    ranking = [r.to_dict() for r in ranking]
     config = pyhf.Workspace(DEMO_500).model().config
     constrained = [
         name if config.param_set(par).n_parameters == 1 else f"{par}[{i}]"
@@ -407,7 +408,7 @@ def test_limit_with_poi_fitted_at_its_bound_matches_pyhf_cls():
     must treat a parameter a few ulps inside a bound as on it. pyhf's own hypotest at the limits
     found here must give CLs = 0.05 (observed) and 0.05 (expected median)."""
     spec = json.loads((DATA / "demo_tiny_zprime_3000.json").read_text())
-    limit = inference.upper_limit_workspace(spec)
+    limit = inference.upper_limit_workspace(spec).to_dict()
     workspace = pyhf.Workspace(spec)
     model = workspace.model()
     data = workspace.data(model)

@@ -9,7 +9,8 @@ import pyhf
 import pytest
 
 from snakehep import likelihood as lkmod
-from snakehep.likelihood import HistFactoryLikelihood, PyhfLikelihood, compile_model
+from snakehep.errors import InferenceError
+from snakehep.likelihood import HistFactoryLikelihood, UnsupportedModelError, compile_model
 
 ROOT_CODES = {"normsys": {"interpcode": "code1"}, "histosys": {"interpcode": "code0"}}
 
@@ -190,19 +191,14 @@ def test_unphysical_wall_is_linear_and_keeps_double_precision():
     assert grad == pytest.approx(numeric, rel=1e-6)
     assert grad == pytest.approx(-slope, rel=1e-6)
 
-def test_fallback_wraps_pyhf_and_is_selected_for_unknown_modifiers(monkeypatch, caplog):
+def test_unsupported_model_is_an_error_naming_the_feature(monkeypatch):
+    """No silent fallback: a modifier type or interpolation code the fast likelihood lacks is an
+    InferenceError (so the command line exits non-zero) that names it and the way out."""
     workspace = pyhf.Workspace(all_modifiers_workspace())
-    model = workspace.model()
-    data = np.asarray(workspace.data(model), dtype=float)
-    fast = HistFactoryLikelihood(model)
-    slow = PyhfLikelihood(model)
-    for pars in random_points(fast, 3, seed=5):
-        assert slow.nll(pars, data) == pytest.approx(fast.nll(pars, data), rel=1e-12)
-        np.testing.assert_allclose(slow.nll_and_grad(pars, data)[1], fast.nll_and_grad(pars, data)[1], rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(slow.sample_yields(pars), fast.sample_yields(pars), rtol=1e-12)
-    np.testing.assert_allclose(slow.prefit_width(), fast.prefit_width(), equal_nan=True)
     monkeypatch.setattr(lkmod, "SUPPORTED_MODIFIERS", lkmod.SUPPORTED_MODIFIERS - {"shapefactor"})
-    with caplog.at_level(logging.WARNING, logger="snakehep.likelihood"):
-        chosen = compile_model(model)
-    assert isinstance(chosen, PyhfLikelihood)
-    assert "falling back to pyhf" in caplog.text and "shapefactor" in caplog.text
+    with pytest.raises(UnsupportedModelError, match=r"'shapefactor' \('sf' of sample 'other' in channel 'SR'\).*--backend pyhf"):
+        compile_model(workspace.model())
+    monkeypatch.undo()
+    model = workspace.model(modifier_settings={"histosys": {"interpcode": "code2"}})  # pyhf has code2, we do not
+    with pytest.raises(InferenceError, match="histosys interpolation 'code2'"):
+        compile_model(model)

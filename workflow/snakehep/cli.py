@@ -104,31 +104,67 @@ def cmd_fit(args: argparse.Namespace) -> None:
     from snakehep import inference
 
     spec = _read_json(args.workspace)
-    _emit_json(inference.fit_workspace(spec, asimov=args.asimov, source=args.workspace), args.output)
+    summary = inference.fit_workspace(spec, asimov=args.asimov, source=args.workspace, measurement=args.measurement)
+    _emit_json(summary.to_dict(), args.output)
 
 
 def cmd_ranking(args: argparse.Namespace) -> None:
     from snakehep import inference
 
     spec = _read_json(args.workspace)
-    ranking = inference.rank_nuisance_parameters(spec, source=args.workspace)
-    _emit_json({"ranking": ranking}, args.output)
+    ranking = inference.rank_nuisance_parameters(spec, source=args.workspace, measurement=args.measurement)
+    _emit_json({"ranking": [impact.to_dict() for impact in ranking]}, args.output)
+
+
+def _modifier_settings(text: str | None) -> dict | None:
+    if text is None:
+        return None
+    try:
+        settings = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SnakehepError(f"--modifier-settings: not valid JSON ({err})") from err
+    if not isinstance(settings, dict):
+        raise SnakehepError("--modifier-settings: must be a JSON object, e.g. '{\"normsys\": {\"interpcode\": \"code1\"}}'")
+    return settings
+
+
+def _statistics_options(args: argparse.Namespace) -> dict:
+    return {
+        "source": args.workspace,
+        "test_stat": args.test_stat,
+        "measurement": args.measurement,
+        "backend": args.backend,
+        "modifier_settings": _modifier_settings(args.modifier_settings),
+    }
 
 
 def cmd_hypotest(args: argparse.Namespace) -> None:
     from snakehep import inference
 
     spec = _read_json(args.workspace)
-    result = inference.hypotest_workspace(spec, mu=args.mu, source=args.workspace)
-    _emit_json(result, args.output)
+    result = inference.hypotest_workspace(spec, mu=args.mu, **_statistics_options(args))
+    _emit_json(result.to_dict(), args.output)
 
 
 def cmd_limit(args: argparse.Namespace) -> None:
     from snakehep import inference
 
     spec = _read_json(args.workspace)
-    result = inference.upper_limit_workspace(spec, cl=args.cl, source=args.workspace)
-    _emit_json(result, args.output)
+    result = inference.upper_limit_workspace(spec, cl=args.cl, **_statistics_options(args))
+    _emit_json(result.to_dict(), args.output)
+
+
+def _add_statistics_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--measurement", metavar="NAME",
+                        help="measurement of the workspace (default: the first, with a notice if there are several)")
+    parser.add_argument("--test-stat", choices=("qtilde", "q"), default="qtilde",
+                        help="test statistic: q~mu (default) or q_mu, as pyhf's test_stat")
+    parser.add_argument("--backend", choices=("snakehep", "pyhf"), default="snakehep",
+                        help="snakehep's fast likelihood (default) or pyhf's own pyhf.infer (slow; for models the "
+                             "fast likelihood does not support)")
+    parser.add_argument("--modifier-settings", metavar="JSON",
+                        help="pyhf modifier_settings, e.g. ROOT's codes: "
+                             "'{\"normsys\": {\"interpcode\": \"code1\"}, \"histosys\": {\"interpcode\": \"code0\"}}'")
 
 
 def cmd_rucio_refresh(args: argparse.Namespace) -> None:
@@ -180,20 +216,24 @@ def build_parser() -> argparse.ArgumentParser:
     fit = add("fit", cmd_fit, "maximum-likelihood fit of a pyhf workspace (pulls, yields)")
     fit.add_argument("workspace", help="pyhf workspace JSON")
     fit.add_argument("--asimov", action="store_true", help="fit the pre-fit Asimov data set")
+    fit.add_argument("--measurement", metavar="NAME", help="measurement of the workspace (default: the first)")
     fit.add_argument("-o", "--output", help="write the JSON here instead of stdout")
 
     ranking = add("ranking", cmd_ranking, "impact of each nuisance parameter on the POI")
     ranking.add_argument("workspace", help="pyhf workspace JSON")
+    ranking.add_argument("--measurement", metavar="NAME", help="measurement of the workspace (default: the first)")
     ranking.add_argument("-o", "--output", help="write the JSON here instead of stdout")
 
-    hypotest = add("hypotest", cmd_hypotest, "CLs at one signal strength (asymptotic, q~mu)")
+    hypotest = add("hypotest", cmd_hypotest, "CLs at one signal strength (asymptotic formulae)")
     hypotest.add_argument("workspace", help="pyhf workspace JSON")
     hypotest.add_argument("--mu", type=float, default=1.0, help="tested POI value")
+    _add_statistics_options(hypotest)
     hypotest.add_argument("-o", "--output", help="write the JSON here instead of stdout")
 
     limit = add("limit", cmd_limit, "CLs upper limit on the POI: observed and expected band")
     limit.add_argument("workspace", help="pyhf workspace JSON")
     limit.add_argument("--cl", type=float, default=0.95, help="confidence level")
+    _add_statistics_options(limit)
     limit.add_argument("-o", "--output", help="write the JSON here instead of stdout")
 
     refresh = add("rucio-refresh", cmd_rucio_refresh,

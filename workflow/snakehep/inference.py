@@ -12,85 +12,47 @@ The statistics follow pyhf (0.7) exactly, but run on the compiled likelihood of
 * the expected band is ordered like pyhf's ``return_expected_set=True``: [-2, -1, 0, +1, +2]
   sigma, i.e. test statistic values n = [2, 1, 0, -1, -2].
 
-Upper limits are roots of ``CLs(mu) - (1 - cl)``, one root for the observed and one for each
-of the five expected values, found with scipy's TOMS 748 to a relative tolerance of
-``LIMIT_RTOL``.  Because the expected CLs at any mu depends on mu only through ``q_A(mu)``,
-the expected roots are those of ``sqrt(q_A(mu)) = s_n`` with a closed-form ``s_n``; every
-conditional fit is warm-started from the nearest POI value fitted before.
+Upper limits are roots of ``CLs(mu) - (1 - cl)`` (the observed one in ``log CLs``), one root
+for the observed and one for each of the five expected values, to a relative tolerance of
+``LIMIT_RTOL`` (:func:`_find_root`).  Because the expected CLs at any mu depends on mu only
+through ``q_A(mu)``, the expected roots are those of ``sqrt(q_A(mu)) = s_n`` with a closed-form
+``s_n``.  The root-finding's conditional fits are warm-started from the nearest POI value fitted
+before; a warm start can stop in a local minimum where histosys or asymmetric normsys
+modifiers make the NLL non-convex, so CLs at every limit is checked with guarded fits (lowest
+minimum from several starting points, see :class:`_Asymptotics`) to ``LIMIT_CLS_RTOL`` and the
+limit found again with those fits where it is off.  Hypotests use guarded fits throughout.
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import logging
 import math
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize, toms748
 from scipy.stats import norm
+from threadpoolctl import threadpool_limits
 
 from snakehep.errors import InferenceError
-from snakehep.likelihood import compile_model
+from snakehep.likelihood import UnsupportedModelError, compile_model
+from snakehep.workspace_checks import check_workspace
 
 log = logging.getLogger(__name__)
 
 
-@functools.cache
-def _openblas_controls() -> list[tuple[Callable[[], int], Callable[[int], None]]]:
-    """(get, set) thread-count functions of the OpenBLAS libraries loaded by numpy/scipy."""
-    controls = []
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as maps:
-            paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and "/" in line}
-    except OSError:
-        return controls
-    for path in sorted(paths):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for suffix in ("64_", "", "_64"):
-            for prefix in ("scipy_openblas", "openblas"):
-                getter = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-                setter = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-                if getter is not None and setter is not None:
-                    getter.restype = ctypes.c_int
-                    setter.argtypes = [ctypes.c_int]
-                    controls.append((getter, setter))
-                    break
-            else:
-                continue
-            break
-    return controls
-
-
-@contextmanager
-def _single_threaded_blas() -> Iterator[None]:
-    """Run OpenBLAS single-threaded: the fits only do tiny vector operations (L-BFGS-B), for
-    which OpenBLAS's thread hand-offs cost more than the work, up to ~10x on a busy machine."""
-    import scipy.optimize  # noqa: F401  (loads scipy's OpenBLAS before we look for it)
-
-    controls = _openblas_controls()
-    saved = [get() for get, _ in controls]
-    for _, set_threads in controls:
-        set_threads(1)
-    try:
-        yield
-    finally:
-        for (_, set_threads), n in zip(controls, saved):
-            set_threads(n)
-
-
 def _blas_single_threaded(function: Callable) -> Callable:
+    """Run ``function`` with single-threaded BLAS (threadpoolctl): the fits only do tiny vector
+    operations (L-BFGS-B), for which BLAS thread hand-offs cost more than the work, up to ~10x
+    on a busy machine."""
+
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with _single_threaded_blas():
+        with threadpool_limits(limits=1, user_api="blas"):
             return function(*args, **kwargs)
 
     return wrapper
@@ -115,11 +77,22 @@ standard deviations, is below this."""
 BOUND_TOLERANCE = 1e-9
 """Distance from a bound, in units of the parameter's scale, within which it counts as on it."""
 
+NLL_TOLERANCE = 1e-7
+"""Two converged minima whose NLLs differ by less than this count as the same one."""
+
 ASIMOV_FIT_POI = 1.0
 """POI value of the Asimov data used by ``fit_workspace(asimov=True)``."""
 
 
 # --------------------------------------------------------------------------- loading
+BACKENDS = ("snakehep", "pyhf")
+"""``snakehep``: the compiled likelihood and fitter of this module; ``pyhf``: pyhf's own
+``pyhf.infer`` routines (numpy backend, its default optimizer), for models the compiled
+likelihood does not support or as a cross-check."""
+
+TEST_STATISTICS = ("qtilde", "q")
+
+
 @dataclass
 class _Loaded:
     model: Any
@@ -128,21 +101,52 @@ class _Loaded:
     channel_samples: dict[str, list[str]]
 
 
-def _load(spec: dict, source: str, modifier_settings: dict | None = None) -> _Loaded:
-    """Validate ``spec`` as a pyhf workspace and build the model, data and likelihood."""
+def _check_options(source: str, *, test_stat: str = "qtilde", backend: str = "snakehep") -> None:
+    if test_stat not in TEST_STATISTICS:
+        raise InferenceError(f"{source}: unknown test statistic {test_stat!r} (use 'qtilde' or 'q')")
+    if backend not in BACKENDS:
+        raise InferenceError(f"{source}: unknown backend {backend!r} (use 'snakehep' or 'pyhf')")
+
+
+def _measurement(spec: dict, source: str, name: str | None) -> dict:
+    """The measurement called ``name`` (default: the first, with a notice if there are several)."""
+    measurements = spec.get("measurements")
+    if not isinstance(measurements, list) or not measurements:
+        raise InferenceError(f"{source}: invalid pyhf workspace: it has no measurements")
+    names = [m.get("name") for m in measurements if isinstance(m, dict)]
+    if name is None:
+        if len(names) > 1:
+            log.info("%s: %d measurements (%s): using the first, %r (choose one with --measurement)",
+                     source, len(names), ", ".join(map(str, names)), names[0])
+        chosen = measurements[0]
+    else:
+        if name not in names:
+            raise InferenceError(f"{source}: no measurement {name!r} (the workspace has {', '.join(map(str, names))})")
+        chosen = measurements[names.index(name)]
+    config = chosen.get("config") if isinstance(chosen, dict) else None
+    if isinstance(config, dict) and not config.get("poi"):
+        raise InferenceError(
+            f"{source}: measurement {chosen.get('name', '?')!r} has no parameter of interest "
+            "(config.poi is missing or empty)"
+        )
+    return chosen
+
+
+def _load(
+    spec: dict,
+    source: str,
+    modifier_settings: dict | None = None,
+    *,
+    measurement: str | None = None,
+    compile_likelihood: bool = True,
+) -> _Loaded:
+    """Check ``spec`` (pyhf's schema, then :func:`check_workspace`) and build the pyhf model of
+    the chosen measurement, the observed data and (optionally) the compiled likelihood."""
     import pyhf
 
     if not isinstance(spec, dict):
         raise InferenceError(f"{source}: a workspace must be a JSON object, not {type(spec).__name__}")
-    measurements = spec.get("measurements")
-    if isinstance(measurements, list) and measurements and isinstance(measurements[0], dict):
-        first = measurements[0]
-        config = first.get("config")
-        if isinstance(config, dict) and not config.get("poi"):
-            raise InferenceError(
-                f"{source}: measurement {first.get('name', '?')!r} has no parameter of interest "
-                "(measurements[0].config.poi is missing or empty)"
-            )
+    chosen = _measurement(spec, source, measurement)
     try:
         workspace = pyhf.Workspace(spec)
     except pyhf.exceptions.InvalidSpecification as err:
@@ -151,20 +155,29 @@ def _load(spec: dict, source: str, modifier_settings: dict | None = None) -> _Lo
         raise InferenceError(f"{source}: invalid pyhf workspace{where}: {reason}") from err
     except _pyhf_errors() as err:
         raise InferenceError(f"{source}: invalid pyhf workspace: {err}") from err
+    check_workspace(spec, source=source)
+    options: dict[str, Any] = {"measurement_name": chosen["name"]}
+    if modifier_settings is not None:
+        options["modifier_settings"] = modifier_settings
     try:
-        model = workspace.model(modifier_settings=modifier_settings) if modifier_settings else workspace.model()
+        model = workspace.model(**options)
         data = np.asarray(workspace.data(model), dtype=float)
     except _pyhf_errors() as err:
         raise InferenceError(f"{source}: cannot build the model: {err}") from err
     if model.config.poi_index is None:
         raise InferenceError(f"{source}: the workspace has no parameter of interest")
+    if model.config.suggested_fixed()[model.config.poi_index]:
+        raise InferenceError(f"{source}: the parameter of interest {model.config.poi_name!r} is fixed")
     channel_samples = {
         channel["name"]: [sample["name"] for sample in channel["samples"]]
         for channel in model.spec["channels"]
     }
-    likelihood = compile_model(model)
-    if likelihood.fixed[likelihood.poi_index]:
-        raise InferenceError(f"{source}: the parameter of interest {model.config.poi_name!r} is fixed")
+    likelihood = None
+    if compile_likelihood:
+        try:
+            likelihood = compile_model(model)
+        except UnsupportedModelError as err:
+            raise UnsupportedModelError(f"{source}: {err}") from err
     return _Loaded(model, data, likelihood, channel_samples)
 
 
@@ -253,16 +266,20 @@ class _Fitter:
         *,
         fixed: dict[int, float] | None = None,
         start: np.ndarray | None = None,
+        guard: Sequence[np.ndarray] | None = None,
     ) -> FitResult:
         """Minimise the NLL with the parameters in ``fixed`` held at the given values.
 
         L-BFGS-B from ``start`` (default: the suggested initial values), restarted from the best
-        point it reached while the projected gradient is not small.  If that fails, the same
-        from the suggested initial values (a warm start far from the minimum, e.g. from a fit at
-        a very different POI value, can sit against the nu = 0 wall of some bins), and last
-        SLSQP (pyhf's default minimiser) followed by an L-BFGS-B polish.  The result is the
-        first converged one; ``converged`` is False (and the message lists what was tried) only
-        if no strategy reached a point whose projected gradient is below ``GRADIENT_TOLERANCE``.
+        point it reached while the projected gradient is not small.  Local-minimum guard: with
+        ``guard`` (a sequence of further starting points, possibly empty) and a NLL that can have
+        several minima (histosys or asymmetric normsys modifiers), L-BFGS-B also runs from each
+        of those points and from the suggested initial values, and the lowest converged minimum
+        is kept.  Without it, the fit from the initial values runs only if the first did not
+        converge (a warm start far from the minimum can sit against the nu = 0 wall of some
+        bins).  Last, if nothing converged, SLSQP (pyhf's default minimiser) followed by an
+        L-BFGS-B polish.  ``converged`` is False (and the message lists what was tried) only if
+        no strategy reached a point whose projected gradient is below ``GRADIENT_TOLERANCE``.
         """
         lk = self.lk
         is_fixed = lk.fixed.copy()
@@ -275,22 +292,31 @@ class _Fitter:
             pars = np.where(is_fixed, fixed_values, lk.init).astype(float)
             value = lk.nll(pars, data)
             return FitResult(pars, value, bool(np.isfinite(value)), "no free parameters")
+        guarded = guard is not None and lk.may_be_nonconvex
         starts = [("start", start)] if start is not None else []
+        if guarded:
+            starts.extend((f"guard start {i + 1}", origin) for i, origin in enumerate(guard))
         starts.append(("init", lk.init))
         best: FitResult | None = None
         tried: list[str] = []
+        done: list[np.ndarray] = []
         for label, origin in starts:
+            if best is not None and best.converged and not guarded:
+                break
+            origin = self._prepare(free, is_fixed, fixed_values, origin)[0]
+            if any(np.array_equal(origin, other) for other in done):
+                continue
+            done.append(origin)
             result = self._lbfgsb(data, free, is_fixed, fixed_values, origin)
             tried.append(f"L-BFGS-B from {label}: {result.message}")
+            if best is not None and best.converged and result.converged and result.nll < best.nll - NLL_TOLERANCE:
+                log.debug("local-minimum guard: the fit from %s is lower (NLL %.10g < %.10g)", label, result.nll,
+                          best.nll)
             best = _better(best, result)
-            if best.converged:
-                break
         if not best.converged and np.isfinite(best.nll):
             result = self._slsqp(data, free, is_fixed, fixed_values, best.pars)
             tried.append(f"SLSQP: {result.message}")
             best = _better(best, result)
-        if len(tried) > 1:
-            log.debug("fit needed fallbacks: %s", "; ".join(tried))
         if not best.converged:
             return FitResult(best.pars, best.nll, False, "; ".join(tried))
         return best
@@ -341,7 +367,7 @@ class _Fitter:
                 method="L-BFGS-B",
                 bounds=problem.bounds,
                 options={
-                    "maxiter": 20000, "maxfun": 40000, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20,
+                    "maxiter": 20000, "maxfun": 40000, "ftol": 1e-12, "gtol": 1e-6, "maxcor": 20,
                     # the first steps of a fit far from its minimum can run into the steep
                     # nu < 0 wall of a small bin: give the line search room to back off
                     "maxls": 50,
@@ -381,83 +407,117 @@ class _Fitter:
 
 # ------------------------------------------------------------------- asymptotic CLs
 class _Asymptotics:
-    """The fits of pyhf's AsymptoticCalculator (q~mu), cached per tested POI value."""
+    """The fits of pyhf's AsymptoticCalculator (q~mu or q), cached per tested POI value.
 
-    def __init__(
-        self, loaded: _Loaded, source: str, test_stat: str = "qtilde", *, warm_start: bool = True
-    ) -> None:
-        if test_stat not in ("qtilde", "q"):
-            raise InferenceError(f"{source}: unknown test statistic {test_stat!r} (use 'qtilde' or 'q')")
+    Conditional fits for root-finding (``warm=True``) start from the fit at the nearest POI value
+    fitted before.  Results that are reported (hypotests, the CLs at each limit) use guarded fits
+    (``warm=False``): from the free fit, the nearest warm fit and the suggested initial values
+    (pyhf's convention), the lowest minimum kept where the NLL may have several.  A conditional
+    fit below the free fit means the free fit stopped in a local minimum: it is refitted from
+    there and ``revision`` counts up, so that callers can redo what used it.
+    """
+
+    def __init__(self, loaded: _Loaded, source: str, test_stat: str = "qtilde") -> None:
         self.test_stat = test_stat
-        self.warm_start = warm_start
         self.lk = loaded.likelihood
         self.poi = self.lk.poi_index
         self.source = source
-        self.data = loaded.data
-        self.fitter = _Fitter(self.lk, self.data, source)
-        self.free = self.fitter.checked_fit(self.data, what="the free fit to data")
+        self.data = {"data": loaded.data}
+        self.fitter = _Fitter(self.lk, loaded.data, source)
+        free = self.fitter.checked_fit(loaded.data, what="the free fit to data")
         asimov_fit = self.fitter.checked_fit(
-            self.data,
-            what="the POI=0 fit for the Asimov data",
-            fixed={self.poi: 0.0},
-            start=self.free.pars if warm_start else None,
+            loaded.data, what="the POI=0 fit for the Asimov data", fixed={self.poi: 0.0}, start=free.pars, guard=[]
         )
-        self.asimov = self.lk.expected_data(asimov_fit.pars, include_auxdata=True)
-        self.free_asimov = self.fitter.checked_fit(
-            self.asimov, what="the free fit to Asimov data", start=asimov_fit.pars if warm_start else None
-        )
-        self._cond: dict[str, dict[float, FitResult]] = {"data": {}, "asimov": {}}
+        self.data["asimov"] = self.lk.expected_data(asimov_fit.pars, include_auxdata=True)
+        self.free = {
+            "data": free,
+            "asimov": self.fitter.checked_fit(
+                self.data["asimov"], what="the free fit to Asimov data", start=asimov_fit.pars
+            ),
+        }
+        self._cond: dict[tuple[str, bool], dict[float, FitResult]] = {}
         self.n_fits = 3
-        lo, hi = self.lk.bounds[self.poi]
-        if lo != 0.0:
+        self.revision = 0
+        lo = self.lk.bounds[self.poi, 0]
+        if lo != 0.0 and test_stat == "qtilde":
             log.warning("POI lower bound is %g, not 0: q~mu then equals pyhf's qmu_tilde only in name", lo)
 
-    def _conditional(self, which: str, mu: float) -> FitResult:
-        cache = self._cond[which]
+    def _nearest(self, which: str, mu: float) -> np.ndarray | None:
+        """Parameters of the root-finding's fit at the POI value nearest to ``mu``, if any."""
+        cache = self._cond.get((which, True), {})
+        if not cache:
+            return None
+        keys = sorted(cache)
+        i = bisect_left(keys, mu)
+        near = [keys[j] for j in (i - 1, i) if 0 <= j < len(keys)]
+        return cache[min(near, key=lambda k: abs(k - mu))].pars
+
+    def conditional(self, which: str, mu: float, *, warm: bool = True) -> FitResult:
+        """The fit with the POI fixed at ``mu``: warm-started only (``warm=True``, for the
+        root-finding), or guarded: from the nearest warm fit, the free fit and the initial values."""
+        cache = self._cond.setdefault((which, warm), {})
         if mu in cache:
             return cache[mu]
-        data = self.data if which == "data" else self.asimov
-        if not self.warm_start:
-            start = None  # pyhf's convention: every fit starts at the suggested initial values
-        elif cache:
-            keys = sorted(cache)
-            i = bisect_left(keys, mu)
-            near = [keys[j] for j in (i - 1, i) if 0 <= j < len(keys)]
-            start = cache[min(near, key=lambda k: abs(k - mu))].pars
+        nearest = self._nearest(which, mu)
+        free_pars = self.free[which].pars
+        if warm:
+            options: dict[str, Any] = {"start": free_pars if nearest is None else nearest}
         else:
-            start = (self.free if which == "data" else self.free_asimov).pars
-        result = self.fitter.checked_fit(
-            data, what=f"the fit to {which} with {self.lk.poi_name}={mu:g}", fixed={self.poi: mu}, start=start
+            options = {"start": free_pars, "guard": [] if nearest is None else [nearest]}
+        cache[mu] = self.fitter.checked_fit(
+            self.data[which], what=f"the fit to {which} with {self.lk.poi_name}={mu:g}", fixed={self.poi: mu},
+            **options,
         )
         self.n_fits += 1
-        cache[mu] = result
-        return result
+        self._check_free_fit(which, cache[mu])
+        return cache[mu]
 
-    def qmu(self, which: str, mu: float) -> float:
-        free = self.free if which == "data" else self.free_asimov
+    def fitted(self, which: str) -> list[float]:
+        """The POI values of the warm-started conditional fits done so far."""
+        return list(self._cond.get((which, True), {}))
+
+    def _check_free_fit(self, which: str, conditional: FitResult) -> None:
+        """Refit the free fit from ``conditional`` if that is lower (a local free minimum)."""
+        free = self.free[which]
+        if conditional.nll >= free.nll - NLL_TOLERANCE:
+            return
+        refit = self.fitter.checked_fit(self.data[which], what=f"the free fit to {which}", start=conditional.pars)
+        self.n_fits += 1
+        if refit.nll < free.nll - NLL_TOLERANCE:
+            log.info("%s: the free fit to %s was a local minimum (NLL %.10g); the global one is %.10g",
+                     self.source, which, free.nll, refit.nll)
+            self.free[which] = refit
+            self.revision += 1
+
+    def qmu(self, which: str, mu: float, *, warm: bool = True) -> float:
+        cond = self.conditional(which, mu, warm=warm)
+        free = self.free[which]
         if free.pars[self.poi] > mu:
             return 0.0
-        cond = self._conditional(which, mu)
         return max(2.0 * (cond.nll - free.nll), 0.0)
 
-    def sqrt_qmu_asimov(self, mu: float) -> float:
-        return math.sqrt(self.qmu("asimov", mu))
+    def sqrt_qmu_asimov(self, mu: float, *, warm: bool = True) -> float:
+        return math.sqrt(self.qmu("asimov", mu, warm=warm))
 
-    def cls_observed(self, mu: float) -> tuple[float, float, float]:
-        """(CLs, CLsb, CLb) for the observed data."""
-        sqrtq = math.sqrt(self.qmu("data", mu))
-        sqrtqa = self.sqrt_qmu_asimov(mu)
+    def cls_observed(self, mu: float, *, warm: bool = True) -> float:
+        """CLs for the observed data (pyhf's asymptotic formulae for q~mu and q)."""
+        sqrtq = math.sqrt(self.qmu("data", mu, warm=warm))
+        sqrtqa = self.sqrt_qmu_asimov(mu, warm=warm)
         if self.test_stat == "q" or sqrtq <= sqrtqa:
             teststat = sqrtq - sqrtqa
         else:
             teststat = (sqrtq**2 - sqrtqa**2) / (2.0 * sqrtqa)
         clsb = float(norm.cdf(-(teststat + sqrtqa)))
         clb = float(norm.cdf(-teststat))
-        return clsb / clb, clsb, clb
+        return clsb / clb
 
-    def cls_expected(self, mu: float) -> list[float]:
-        sqrtqa = self.sqrt_qmu_asimov(mu)
-        return [float(norm.cdf(-(n + sqrtqa)) / norm.cdf(-n)) for n in EXPECTED_NSIGMA]
+    def cls_expected(self, mu: float, *, warm: bool = True) -> list[float]:
+        sqrtqa = self.sqrt_qmu_asimov(mu, warm=warm)
+        return [_expected_cls(sqrtqa, n) for n in EXPECTED_NSIGMA]
+
+
+def _expected_cls(sqrtqa: float, nsigma: float) -> float:
+    return float(norm.cdf(-(nsigma + sqrtqa)) / norm.cdf(-nsigma))
 
 
 def _expected_target(level: float, nsigma: float) -> float:
@@ -466,9 +526,22 @@ def _expected_target(level: float, nsigma: float) -> float:
 
 
 def _find_root(
-    func: Callable[[float], float], guess: float, *, increasing: bool, upper: float, what: str, source: str
+    func: Callable[[float], float],
+    guess: float,
+    *,
+    increasing: bool,
+    upper: float,
+    what: str,
+    source: str,
+    step: float = 0.02,
 ) -> float:
-    """Root of a monotonic ``func`` on mu > 0: secant steps until bracketed, then TOMS 748."""
+    """Root of a monotonic ``func`` on mu > 0 to a relative tolerance ``LIMIT_RTOL``.
+
+    From ``guess`` and ``guess * (1 + step)``, secant (outside a bracket) or regula-falsi
+    (inside one) estimates, each evaluated just below and just above (``LIMIT_RTOL`` apart):
+    near the root of a smooth function this brackets it to the tolerance in two evaluations.
+    TOMS 748 takes over a bracket that does not shrink that way within a few tries.
+    """
     points: dict[float, float] = {}
 
     def evaluate(x: float) -> float:
@@ -479,45 +552,128 @@ def _find_root(
     def bracket() -> tuple[float, float] | None:
         xs = sorted(points)
         for a, b in zip(xs, xs[1:]):
-            fa, fb = points[a], points[b]
-            if fa == 0.0:
+            if points[a] == 0.0:
                 return a, a
-            if (fa < 0.0) != (fb < 0.0):
+            if (points[a] < 0.0) != (points[b] < 0.0):
                 return a, b
         return None
 
     x = max(guess, 1e-9)
     evaluate(x)
-    evaluate(x * 1.02)
+    evaluate(x * (1.0 + step))
+    tries_inside = 0
     for _ in range(100):
         found = bracket()
         if found is not None:
-            break
-        xs = sorted(points)
-        # the two points closest to the root along the monotonic direction
-        below = (points[xs[-1]] < 0.0) == increasing
-        a, b = (xs[-2], xs[-1]) if below else (xs[0], xs[1])
-        fa, fb = points[a], points[b]
-        edge = b if below else a
-        if fb != fa:
-            step = -fb * (b - a) / (fb - fa) if below else -fa * (b - a) / (fb - fa)
-            target = edge + 1.05 * step
-        else:
-            target = edge * (2.0 if below else 0.5)
-        target = min(max(target, edge * 0.5), edge * 2.0)  # never more than a factor 2 per step
-        if target <= 1e-12 or target > 1e3 * max(upper, 1.0):
-            raise InferenceError(f"{source}: cannot bracket the {what} upper limit (reached mu={target:g})")
-        evaluate(target)
+            a, b = found
+            if b - a <= LIMIT_RTOL * a:
+                return a if a == b else float(a - points[a] * (b - a) / (points[b] - points[a]))
+            if tries_inside == 3:
+                return float(toms748(evaluate, a, b, k=2, xtol=1e-14, rtol=LIMIT_RTOL))
+            tries_inside += 1
+            estimate = a - points[a] * (b - a) / (points[b] - points[a])
+            if not _evaluate_around(evaluate, estimate, low=a, high=b):
+                tries_inside = 3
+            continue
+        estimate, edge = _secant_outside(points, increasing)
+        if estimate <= 1e-12 or estimate > 1e3 * max(upper, 1.0):
+            raise InferenceError(f"{source}: cannot bracket the {what} upper limit (reached mu={estimate:g})")
+        low, high = (edge, math.inf) if estimate > edge else (0.0, edge)
+        if not _evaluate_around(evaluate, estimate, low=low, high=high):
+            evaluate(estimate)
+    raise InferenceError(f"{source}: cannot find the {what} upper limit")
+
+
+def _secant_outside(points: dict[float, float], increasing: bool) -> tuple[float, float]:
+    """Secant estimate of the root from the two points nearest to it (all on one side), at
+    most a factor 2 beyond the nearest (the edge); returns (estimate, edge)."""
+    xs = sorted(points)
+    below = (points[xs[-1]] < 0.0) == increasing
+    a, b = (xs[-2], xs[-1]) if below else (xs[0], xs[1])
+    fa, fb = points[a], points[b]
+    edge = b if below else a
+    if fb != fa:
+        estimate = edge + (-fb * (b - a) / (fb - fa) if below else -fa * (b - a) / (fb - fa))
     else:
-        raise InferenceError(f"{source}: cannot bracket the {what} upper limit")
-    a, b = found
-    if a == b:
-        return a
-    root = toms748(evaluate, a, b, k=2, xtol=1e-14, rtol=LIMIT_RTOL)
-    return float(root)
+        estimate = edge * (2.0 if below else 0.5)
+    return min(max(estimate, edge * 0.5), edge * 2.0), edge
+
+
+def _evaluate_around(evaluate: Callable[[float], float], estimate: float, *, low: float, high: float) -> bool:
+    """Evaluate at ``estimate`` -+ 0.45 LIMIT_RTOL (relative) where strictly inside (low, high);
+    False if neither is."""
+    half = 0.45 * LIMIT_RTOL * estimate
+    inside = [x for x in (estimate - half, estimate + half) if low < x < high]
+    for x in inside:
+        evaluate(x)
+    return bool(inside)
 
 
 # --------------------------------------------------------------------------- public API
+@dataclass(frozen=True)
+class HypotestResult:
+    """Asymptotic CLs at one POI value; ``cls_exp`` in pyhf's order [-2, -1, 0, +1, +2] sigma."""
+
+    poi: str
+    mu: float
+    cls_obs: float
+    cls_exp: tuple[float, ...]
+    test_stat: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``snakehep hypotest``."""
+        return {"mu": self.mu, "cls_obs": self.cls_obs, "cls_exp": list(self.cls_exp)}
+
+
+@dataclass(frozen=True)
+class UpperLimit:
+    """CLs upper limits on the POI at confidence level ``cl``; ``exp`` ordered as pyhf's band."""
+
+    poi: str
+    cl: float
+    obs: float
+    exp: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``snakehep limit``."""
+        return {"poi": self.poi, "obs": self.obs, "exp": list(self.exp)}
+
+
+LIMIT_CLS_RTOL = 1e-4
+"""Relative tolerance on CLs = 1 - cl at every upper limit, checked with fits that are not
+warm-started from the root-finding's previous fits."""
+
+_MAX_REVISIONS = 3
+
+
+def _pyhf_call(source: str, what: str, function: Callable[[], Any]) -> Any:
+    try:
+        return function()
+    except (*_pyhf_errors(), RuntimeError, ArithmeticError) as err:
+        raise InferenceError(f"{source}: pyhf's {what} failed: {err}") from err
+
+
+def _pyhf_hypotest(loaded: _Loaded, mu: float, test_stat: str, source: str) -> HypotestResult:
+    import pyhf
+
+    obs, exp = _pyhf_call(source, "hypotest", lambda: pyhf.infer.hypotest(
+        mu, loaded.data, loaded.model, test_stat=test_stat, return_expected_set=True
+    ))
+    values = [float(obs), *(float(e) for e in exp)]
+    if not np.all(np.isfinite(values)):
+        raise InferenceError(f"{source}: pyhf's hypotest gave a non-finite CLs: {values}")
+    return HypotestResult(loaded.model.config.poi_name, mu, values[0], tuple(values[1:]), test_stat)
+
+
+def _pyhf_upper_limit(loaded: _Loaded, cl: float, test_stat: str, source: str) -> UpperLimit:
+    from pyhf.infer.intervals.upper_limits import upper_limit
+
+    obs, exp = _pyhf_call(source, "upper_limit", lambda: upper_limit(
+        loaded.data, loaded.model, scan=None, level=1.0 - cl, test_stat=test_stat
+    ))
+    return UpperLimit(loaded.model.config.poi_name, cl, float(obs), tuple(float(e) for e in exp))
+
+
 @_blas_single_threaded
 def hypotest_workspace(
     spec: dict,
@@ -526,36 +682,65 @@ def hypotest_workspace(
     source: str = "<workspace>",
     test_stat: str = "qtilde",
     modifier_settings: dict | None = None,
-) -> dict:
+    measurement: str | None = None,
+    backend: str = "snakehep",
+) -> HypotestResult:
     """Asymptotic CLs at POI value ``mu``: observed and the expected band.
 
     ``test_stat`` is pyhf's ``"qtilde"`` (default) or ``"q"``; ``modifier_settings`` is passed
     to ``pyhf.Workspace.model`` (e.g. ROOT's interpolation codes, ``{"normsys": {"interpcode":
-    "code1"}, "histosys": {"interpcode": "code0"}}``); the defaults are pyhf's.
+    "code1"}, "histosys": {"interpcode": "code0"}}``); ``measurement`` names the measurement
+    (default: the first); ``backend="pyhf"`` runs ``pyhf.infer.hypotest`` instead.
     """
-    loaded = _load(spec, source, modifier_settings)
+    _check_options(source, test_stat=test_stat, backend=backend)
     if not (mu > 0.0 and math.isfinite(mu)):
         raise InferenceError(f"{source}: the tested POI value must be positive and finite, not {mu}")
-    engine = _Asymptotics(loaded, source, test_stat, warm_start=False)
-    cls_obs, _, _ = engine.cls_observed(float(mu))
-    result = {"mu": float(mu), "cls_obs": cls_obs, "cls_exp": engine.cls_expected(float(mu))}
-    log.info("%s: CLs(%s=%g) = %.6g observed, %.6g expected", source, loaded.likelihood.poi_name, mu,
-             cls_obs, result["cls_exp"][2])
+    loaded = _load(spec, source, modifier_settings, measurement=measurement, compile_likelihood=backend == "snakehep")
+    if backend == "pyhf":
+        result = _pyhf_hypotest(loaded, float(mu), test_stat, source)
+    else:
+        engine = _Asymptotics(loaded, source, test_stat)
+        cls_obs = engine.cls_observed(float(mu), warm=False)
+        cls_exp = tuple(engine.cls_expected(float(mu), warm=False))
+        result = HypotestResult(loaded.likelihood.poi_name, float(mu), cls_obs, cls_exp, test_stat)
+    log.info("%s: CLs(%s=%g) = %.6g observed, %.6g expected", source, result.poi, mu, result.cls_obs,
+             result.cls_exp[2])
     return result
 
 
-@_blas_single_threaded
-def upper_limit_workspace(spec: dict, *, cl: float = 0.95, source: str = "<workspace>") -> dict:
-    """CLs upper limit on the POI at confidence level ``cl``: observed and expected band."""
-    if not 0.0 < cl < 1.0:
-        raise InferenceError(f"{source}: the confidence level must be in (0, 1), not {cl}")
-    loaded = _load(spec, source)
-    lk = loaded.likelihood
-    engine = _Asymptotics(loaded, source)
-    level = 1.0 - cl
-    upper = float(lk.bounds[lk.poi_index, 1])
+@dataclass(frozen=True)
+class _LimitProblem:
+    """One upper limit as a root of a monotonic function of mu."""
 
-    # sigma of the POI from the Asimov data: sqrt(q_A(mu)) ~ mu / sigma
+    what: str
+    function: Callable[[float], float]
+    increasing: bool
+    cls: Callable[[float], float]
+
+
+def _limit_problems(engine: _Asymptotics, level: float, *, warm: bool) -> list[_LimitProblem]:
+    """The observed limit, then the expected ones in pyhf's band order."""
+    problems = [_LimitProblem(
+        "observed",
+        lambda m: math.log(max(engine.cls_observed(m, warm=warm), 1e-300) / level),  # ~linear in mu
+        False,
+        lambda m: engine.cls_observed(m, warm=warm),
+    )]
+    for index, nsigma in enumerate(EXPECTED_NSIGMA):
+        target = _expected_target(level, nsigma)
+        problems.append(_LimitProblem(
+            f"expected ({0.0 - nsigma:+g} sigma)",
+            lambda m, t=target: engine.sqrt_qmu_asimov(m, warm=warm) - t,
+            True,
+            lambda m, n=nsigma: _expected_cls(engine.sqrt_qmu_asimov(m, warm=warm), n),
+        ))
+    return problems
+
+
+def _first_guesses(engine: _Asymptotics, level: float) -> list[float]:
+    """Starting points of the root-finding: sigma(mu) from the Asimov data (sqrt(q_A(mu)) ~
+    mu / sigma) and, for the observed limit, the Gaussian approximation with the fitted POI."""
+    lk = engine.lk
     mu_ref = float(lk.init[lk.poi_index]) if lk.init[lk.poi_index] > 0 else 1.0
     sigma = 1.0
     for _ in range(3):
@@ -564,44 +749,115 @@ def upper_limit_workspace(spec: dict, *, cl: float = 0.95, source: str = "<works
         if 0.5 < sqrtqa < 5.0:
             break
         mu_ref = 1.64 * sigma
-
-    expected = []
-    for nsigma in EXPECTED_NSIGMA:
-        target = _expected_target(level, nsigma)
-        expected.append(
-            _find_root(
-                lambda m, t=target: engine.sqrt_qmu_asimov(m) - t,
-                sigma * target,
-                increasing=True,
-                upper=upper,
-                what=f"expected ({-nsigma:+g} sigma)",
-                source=source,
-            )
-        )
-
-    # observed: a first guess from the Gaussian approximation with the fitted POI
-    muhat = float(engine.free.pars[lk.poi_index])
+    expected = [sigma * _expected_target(level, nsigma) for nsigma in EXPECTED_NSIGMA]
+    muhat = float(engine.free["data"].pars[lk.poi_index])
 
     def approx(m: float) -> float:
         return float(norm.cdf(-(m - muhat) / sigma) / norm.cdf(muhat / sigma)) - level
 
     try:
-        guess = toms748(approx, 1e-6 * sigma, max(muhat, 0.0) + 20.0 * sigma, rtol=1e-3)
+        observed = float(toms748(approx, 1e-6 * sigma, max(muhat, 0.0) + 20.0 * sigma, rtol=1e-3))
     except ValueError:
-        guess = expected[2]
-    observed = _find_root(
-        lambda m: engine.cls_observed(m)[0] - level,
-        float(guess),
-        increasing=False,
-        upper=upper,
-        what="observed",
-        source=source,
-    )
-    if max([observed, *expected]) > upper:
+        observed = expected[2]
+    return [observed, *expected]
+
+
+def _solve(problem: _LimitProblem, guess: float, *, upper: float, source: str, step: float = 0.02) -> float:
+    return _find_root(problem.function, guess, increasing=problem.increasing, upper=upper, what=problem.what,
+                      source=source, step=step)
+
+
+def _interpolated_guess(engine: _Asymptotics, target: float) -> float | None:
+    """mu where sqrt(q_A(mu)) = ``target``, from the straight line through the two warm fits
+    done so far whose sqrt(q_A) is nearest to it (sqrt(q_A) is close to linear in mu)."""
+    points = [(mu, engine.sqrt_qmu_asimov(mu)) for mu in engine.fitted("asimov")]
+    points = sorted((p for p in points if p[1] > 0.0), key=lambda p: abs(p[1] - target))[:2]
+    if len(points) < 2 or points[0][1] == points[1][1]:
+        return None
+    (mu_a, q_a), (mu_b, q_b) = points
+    guess = mu_a + (target - q_a) * (mu_b - mu_a) / (q_b - q_a)
+    return guess if guess > 0.0 else None
+
+
+def _warm_limits(engine: _Asymptotics, level: float, *, upper: float, source: str) -> list[float]:
+    """All six limits with warm-started fits; the expected ones median first, each further one
+    started from the sqrt(q_A) points found so far (a step of 0.2% instead of 2%)."""
+    guesses = _first_guesses(engine, level)
+    problems = _limit_problems(engine, level, warm=True)
+    limits: list[float | None] = [None] * len(problems)
+    order = [3, 2, 4, 1, 5, 0]  # median, -1, +1, -2, +2 sigma, observed
+    for index in order:
+        guess, step = guesses[index], 0.02
+        if index > 0:
+            refined = _interpolated_guess(engine, _expected_target(level, EXPECTED_NSIGMA[index - 1]))
+            if refined is not None:
+                guess, step = refined, 0.005
+        limits[index] = _solve(problems[index], guess, upper=upper, source=source, step=step)
+    return [float(limit) for limit in limits]
+
+
+def _verified(engine: _Asymptotics, limits: list[float], level: float, *, upper: float, source: str) -> list[float]:
+    """Check CLs at every limit with fits that are not warm-started; where it is not ``level``
+    within ``LIMIT_CLS_RTOL``, find that limit again with those fits, or raise."""
+    checked = []
+    for problem, limit in zip(_limit_problems(engine, level, warm=False), limits, strict=True):
+        cls = problem.cls(limit)
+        if abs(cls / level - 1.0) > LIMIT_CLS_RTOL:
+            log.warning("%s: CLs at the %s limit %.6g is %.6g with fits not warm-started, not %g: a warm-started "
+                        "fit stopped in a local minimum; finding this limit again without warm starts",
+                        source, problem.what, limit, cls, level)
+            limit = _solve(problem, limit, upper=upper, source=source)
+            cls = problem.cls(limit)
+            if abs(cls / level - 1.0) > LIMIT_CLS_RTOL:
+                raise InferenceError(
+                    f"{source}: the {problem.what} limit is not found: CLs jumps past {level:g} near "
+                    f"{engine.lk.poi_name}={limit:.6g} (CLs there {cls:.6g}); the likelihood has several minima"
+                )
+        checked.append(limit)
+    return checked
+
+
+@_blas_single_threaded
+def upper_limit_workspace(
+    spec: dict,
+    *,
+    cl: float = 0.95,
+    source: str = "<workspace>",
+    test_stat: str = "qtilde",
+    modifier_settings: dict | None = None,
+    measurement: str | None = None,
+    backend: str = "snakehep",
+) -> UpperLimit:
+    """CLs upper limit on the POI at confidence level ``cl``: observed and expected band.
+
+    Root-finding uses warm-started conditional fits; every limit is then checked (CLs equal
+    to ``1 - cl`` within ``LIMIT_CLS_RTOL`` with fits that are not warm-started) and found
+    again without warm starts where it is not.  Options as for :func:`hypotest_workspace`;
+    ``backend="pyhf"`` runs pyhf's ``upper_limit(scan=None)``.
+    """
+    _check_options(source, test_stat=test_stat, backend=backend)
+    if not 0.0 < cl < 1.0:
+        raise InferenceError(f"{source}: the confidence level must be in (0, 1), not {cl}")
+    loaded = _load(spec, source, modifier_settings, measurement=measurement, compile_likelihood=backend == "snakehep")
+    if backend == "pyhf":
+        return _pyhf_upper_limit(loaded, cl, test_stat, source)
+    lk = loaded.likelihood
+    engine = _Asymptotics(loaded, source, test_stat)
+    level, upper = 1.0 - cl, float(lk.bounds[lk.poi_index, 1])
+    for _ in range(_MAX_REVISIONS):
+        revision = engine.revision
+        limits = _warm_limits(engine, level, upper=upper, source=source)
+        limits = _verified(engine, limits, level, upper=upper, source=source)
+        if engine.revision == revision:
+            break
+    else:
+        raise InferenceError(f"{source}: the free fits keep finding lower minima; no limit is reliable")
+    if max(limits) > upper:
         log.warning("%s: an upper limit exceeds the POI's upper bound %g", source, upper)
+    result = UpperLimit(lk.poi_name, cl, limits[0], tuple(limits[1:]))
     log.info("%s: %g%% CL upper limit on %s: %.6g observed, %.6g expected (%d fits)", source, 100 * cl,
-             lk.poi_name, observed, expected[2], engine.n_fits)
-    return {"poi": lk.poi_name, "obs": observed, "exp": expected}
+             lk.poi_name, result.obs, result.exp[2], engine.n_fits)
+    return result
 
 
 def _hessian(lk: Any, pars: np.ndarray, data: np.ndarray, free: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -637,7 +893,7 @@ def _yields(loaded: _Loaded, pars: np.ndarray, data: np.ndarray) -> dict[str, di
 
 
 @dataclass
-class _FitSummary:
+class _FitState:
     loaded: _Loaded
     fitter: _Fitter
     data: np.ndarray
@@ -647,7 +903,7 @@ class _FitSummary:
     errors: np.ndarray
 
 
-def _fit_with_errors(loaded: _Loaded, *, asimov: bool, source: str) -> _FitSummary:
+def _fit_with_errors(loaded: _Loaded, *, asimov: bool, source: str) -> _FitState:
     lk = loaded.likelihood
     if asimov:
         asimov_pars = lk.init.copy()
@@ -669,81 +925,127 @@ def _fit_with_errors(loaded: _Loaded, *, asimov: bool, source: str) -> _FitSumma
     if np.any(diag[free] <= 0) or not np.all(np.isfinite(diag)):
         log.warning("%s: the fit covariance is not positive definite; errors may be unreliable", source)
     errors = np.sqrt(np.clip(diag, 0.0, None))
-    return _FitSummary(loaded, fitter, data, best, free, covariance, errors)
+    return _FitState(loaded, fitter, data, best, free, covariance, errors)
+
+
+@dataclass(frozen=True)
+class ParameterEstimate:
+    """A fitted parameter; ``prefit_error`` is None for unconstrained parameters."""
+
+    name: str
+    value: float
+    error: float
+    prefit_value: float
+    prefit_error: float | None
+    constrained: bool
+
+
+@dataclass(frozen=True)
+class FitSummary:
+    """A maximum-likelihood fit: parameters, correlations, pre- and post-fit yields per channel
+    (``yields["prefit"|"postfit"][channel][sample|"total"|"data"|"total_uncertainty"]``)."""
+
+    poi: str
+    twice_nll: float
+    converged: bool
+    asimov: bool
+    parameters: tuple[ParameterEstimate, ...]
+    correlation: np.ndarray
+    yields: dict[str, dict[str, dict[str, list[float]]]]
+
+    def parameter(self, name: str) -> ParameterEstimate:
+        return next(p for p in self.parameters if p.name == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``snakehep fit`` (``results/fits/{signal}.json``)."""
+        return {
+            "poi": self.poi,
+            "twice_nll": self.twice_nll,
+            "converged": self.converged,
+            "asimov": self.asimov,
+            "parameters": [vars(p).copy() for p in self.parameters],
+            "correlation": self.correlation.tolist(),
+            "yields": self.yields,
+        }
+
+
+@dataclass(frozen=True)
+class NuisanceImpact:
+    """Pull and impacts on the POI of one nuisance parameter (see :func:`rank_nuisance_parameters`)."""
+
+    name: str
+    pull: float
+    pull_error: float
+    impact_prefit_up: float
+    impact_prefit_down: float
+    impact_postfit_up: float
+    impact_postfit_down: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return vars(self).copy()
+
+
+def _total_uncertainty(state: _FitState) -> np.ndarray:
+    """Post-fit uncertainty of the total yield per bin: J C J^T with a numerical Jacobian."""
+    lk, best, free = state.loaded.likelihood, state.best, state.free
+    jac = np.empty((lk.n_main, free.size))
+    for column, index in enumerate(free):
+        step = 1e-5 * state.fitter.scale[index]
+        up, down = best.pars.copy(), best.pars.copy()
+        up[index] += step
+        down[index] -= step
+        jac[:, column] = (lk.sample_yields(up).sum(axis=0) - lk.sample_yields(down).sum(axis=0)) / (2 * step)
+    variance = np.einsum("bi,ij,bj->b", jac, state.covariance[np.ix_(free, free)], jac)
+    return np.sqrt(np.clip(variance, 0.0, None))
+
+
+def _summary(state: _FitState, *, asimov: bool, source: str) -> FitSummary:
+    loaded, best, covariance, errors = state.loaded, state.best, state.covariance, state.errors
+    lk = loaded.likelihood
+    width = lk.prefit_width()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        correlation = covariance / np.outer(errors, errors)
+    correlation[~np.isfinite(correlation)] = 0.0
+    np.fill_diagonal(correlation, 1.0)
+    parameters = tuple(
+        ParameterEstimate(
+            name=name,
+            value=float(best.pars[i]),
+            error=float(errors[i]),
+            prefit_value=float(lk.init[i]),
+            prefit_error=float(width[i]) if lk.constrained[i] else None,
+            constrained=bool(lk.constrained[i]),
+        )
+        for i, name in enumerate(lk.par_names)
+    )
+    prefit = _yields(loaded, lk.init, state.data)
+    postfit = _yields(loaded, best.pars, state.data)
+    sigma_total = _total_uncertainty(state)
+    for channel in postfit:
+        postfit[channel]["total_uncertainty"] = sigma_total[lk.channel_slices[channel]].tolist()
+    log.info("%s: fit %s: %s = %.4g +- %.4g", source, "to Asimov data" if asimov else "to data",
+             lk.poi_name, best.pars[lk.poi_index], errors[lk.poi_index])
+    return FitSummary(lk.poi_name, 2.0 * best.nll, best.converged, asimov, parameters, correlation,
+                      {"prefit": prefit, "postfit": postfit})
 
 
 @_blas_single_threaded
-def fit_workspace(spec: dict, *, asimov: bool = False, source: str = "<workspace>") -> dict:
+def fit_workspace(
+    spec: dict, *, asimov: bool = False, source: str = "<workspace>", measurement: str | None = None
+) -> FitSummary:
     """Unconditional maximum-likelihood fit with uncertainties, correlations and yields.
 
     With ``asimov=True`` the fit is to the pre-fit Asimov data set at POI = ``ASIMOV_FIT_POI``
     (1.0) and all other parameters at their initial values (auxiliary data included): a
     data-blind "expected sensitivity" fit.  Errors come from the inverse Hessian of the NLL.
     """
-    loaded = _load(spec, source)
-    lk = loaded.likelihood
-    summary = _fit_with_errors(loaded, asimov=asimov, source=source)
-    best, covariance, errors = summary.best, summary.covariance, summary.errors
-    width = lk.prefit_width()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        correlation = covariance / np.outer(errors, errors)
-    correlation[~np.isfinite(correlation)] = 0.0
-    np.fill_diagonal(correlation, 1.0)
-    parameters = []
-    for i, name in enumerate(lk.par_names):
-        constrained = bool(lk.constrained[i])
-        parameters.append({
-            "name": name,
-            "value": float(best.pars[i]),
-            "error": float(errors[i]),
-            "prefit_value": float(lk.init[i]),
-            "prefit_error": float(width[i]) if constrained else None,
-            "constrained": constrained,
-        })
-
-    prefit = _yields(loaded, lk.init, summary.data)
-    postfit = _yields(loaded, best.pars, summary.data)
-    # post-fit uncertainty of the total yield per bin: J C J^T with a numerical Jacobian
-    free = summary.free
-    jac = np.empty((lk.n_main, free.size))
-    for column, index in enumerate(free):
-        step = 1e-5 * summary.fitter.scale[index]
-        up, down = best.pars.copy(), best.pars.copy()
-        up[index] += step
-        down[index] -= step
-        jac[:, column] = (lk.sample_yields(up).sum(axis=0) - lk.sample_yields(down).sum(axis=0)) / (2 * step)
-    variance = np.einsum("bi,ij,bj->b", jac, covariance[np.ix_(free, free)], jac)
-    sigma_total = np.sqrt(np.clip(variance, 0.0, None))
-    for channel in postfit:
-        postfit[channel]["total_uncertainty"] = sigma_total[lk.channel_slices[channel]].tolist()
-    log.info("%s: fit %s: %s = %.4g +- %.4g", source, "to Asimov data" if asimov else "to data",
-             lk.poi_name, best.pars[lk.poi_index], errors[lk.poi_index])
-    return {
-        "poi": lk.poi_name,
-        "twice_nll": 2.0 * best.nll,
-        "converged": best.converged,
-        "asimov": asimov,
-        "parameters": parameters,
-        "correlation": correlation.tolist(),
-        "yields": {"prefit": prefit, "postfit": postfit},
-    }
+    loaded = _load(spec, source, measurement=measurement)
+    return _summary(_fit_with_errors(loaded, asimov=asimov, source=source), asimov=asimov, source=source)
 
 
-@_blas_single_threaded
-def rank_nuisance_parameters(spec: dict, *, source: str = "<workspace>") -> list[dict]:
-    """Impact of each free constrained nuisance parameter on the POI.
-
-    The parameter is fixed at its best-fit value shifted by +-its post-fit error ("postfit"
-    impacts) and by +-its pre-fit width ("prefit" impacts, the usual ATLAS/cabinetry
-    convention), the rest is refitted, and the impact is the change of the fitted POI.
-    ``pull = (value - prefit_value) / prefit_error``, ``pull_error = error / prefit_error``.
-    Sorted by the larger absolute post-fit impact, descending.
-    """
-    loaded = _load(spec, source)
-    lk = loaded.likelihood
-    summary = _fit_with_errors(loaded, asimov=False, source=source)
-    best, errors = summary.best, summary.errors
-    poi = lk.poi_index
+def _impacts(state: _FitState) -> list[NuisanceImpact]:
+    lk = state.loaded.likelihood
+    best, errors, poi = state.best, state.errors, lk.poi_index
     mu_hat = float(best.pars[poi])
     width = lk.prefit_width()
     ranking = []
@@ -757,18 +1059,43 @@ def rank_nuisance_parameters(spec: dict, *, source: str = "<workspace>") -> list
             ("prefit_up", width[i]), ("prefit_down", -width[i]),
         ):
             value = float(np.clip(best.pars[i] + shift, lo, hi))
-            fit = summary.fitter.checked_fit(
-                summary.data, what=f"the fit with {name} fixed at {value:g}", fixed={i: value}, start=best.pars
+            fit = state.fitter.checked_fit(
+                state.data, what=f"the fit with {name} fixed at {value:g}", fixed={i: value}, start=best.pars
             )
             impacts[label] = float(fit.pars[poi]) - mu_hat
-        ranking.append({
-            "name": name,
-            "pull": float((best.pars[i] - lk.init[i]) / width[i]),
-            "pull_error": float(errors[i] / width[i]),
-            "impact_prefit_up": impacts["prefit_up"],
-            "impact_prefit_down": impacts["prefit_down"],
-            "impact_postfit_up": impacts["postfit_up"],
-            "impact_postfit_down": impacts["postfit_down"],
-        })
-    ranking.sort(key=lambda r: -max(abs(r["impact_postfit_up"]), abs(r["impact_postfit_down"])))
+        ranking.append(NuisanceImpact(
+            name=name,
+            pull=float((best.pars[i] - lk.init[i]) / width[i]),
+            pull_error=float(errors[i] / width[i]),
+            impact_prefit_up=impacts["prefit_up"],
+            impact_prefit_down=impacts["prefit_down"],
+            impact_postfit_up=impacts["postfit_up"],
+            impact_postfit_down=impacts["postfit_down"],
+        ))
+    ranking.sort(key=lambda r: -max(abs(r.impact_postfit_up), abs(r.impact_postfit_down)))
     return ranking
+
+
+@_blas_single_threaded
+def rank_nuisance_parameters(
+    spec: dict, *, source: str = "<workspace>", measurement: str | None = None
+) -> list[NuisanceImpact]:
+    """Impact of each free constrained nuisance parameter on the POI.
+
+    The parameter is fixed at its best-fit value shifted by +-its post-fit error ("postfit"
+    impacts) and by +-its pre-fit width ("prefit" impacts, the usual ATLAS/cabinetry
+    convention), the rest is refitted, and the impact is the change of the fitted POI.
+    ``pull = (value - prefit_value) / prefit_error``, ``pull_error = error / prefit_error``.
+    Sorted by the larger absolute post-fit impact, descending.
+    """
+    return fit_and_rank(spec, source=source, measurement=measurement)[1]
+
+
+@_blas_single_threaded
+def fit_and_rank(
+    spec: dict, *, source: str = "<workspace>", measurement: str | None = None
+) -> tuple[FitSummary, list[NuisanceImpact]]:
+    """:func:`fit_workspace` and :func:`rank_nuisance_parameters` from one fit and one Hessian."""
+    loaded = _load(spec, source, measurement=measurement)
+    state = _fit_with_errors(loaded, asimov=False, source=source)
+    return _summary(state, asimov=False, source=source), _impacts(state)

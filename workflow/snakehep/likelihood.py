@@ -15,13 +15,16 @@ with an exact ``jac``.  The expected yields follow pyhf exactly::
 
     nu[s, b] = (nominal[s, b] + sum(histosys deltas)) * prod(multiplicative factors)
 
-with pyhf's interpolation codes (pyhf 0.7 defaults: ``normsys`` code4, ``histosys`` code4p;
-normsys code1 and histosys code0 are supported too), Poisson main terms ``xlogy(n, nu) - nu - lgamma(n + 1)``,
+with the interpolation codes pyhf's model object uses (read from its modifier appliers, so
+that a partial ``modifier_settings`` falls back exactly as in pyhf: normsys code1 and histosys
+code0 when not named; ``Workspace.model()`` without settings gives code4 / code4p), Poisson
+main terms ``xlogy(n, nu) - nu - lgamma(n + 1)``,
 Gaussian constraints ``N(aux | theta, sigma)`` for normsys/histosys/lumi/staterror and Poisson
 constraints ``Pois(aux | gamma * tau)`` for shapesys.
 
-Models with a modifier type this module does not know are served by :class:`PyhfLikelihood`,
-which wraps ``pyhf.Model.logpdf`` (slower, finite-difference gradient) and says so in the log.
+A model with a feature this module does not implement (a modifier type, an interpolation code
+or a constraint type) raises :class:`UnsupportedModelError`; ``snakehep hypotest``/``limit``
+can run such a model on pyhf's own inference with ``--backend pyhf``.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from typing import Any, Protocol
 import numpy as np
 from scipy.special import gammaln, xlogy
 
+from snakehep.errors import InferenceError
+
 log = logging.getLogger(__name__)
 
 SUPPORTED_MODIFIERS = frozenset(
@@ -45,7 +50,7 @@ NU_MIN = 1e-10
 """Below this expected bin count the Poisson term is continued linearly (see ``_nll_from_yields``)."""
 
 
-class UnsupportedModelError(ValueError):
+class UnsupportedModelError(InferenceError):
     """The model uses a feature :func:`compile_model` does not implement."""
 
 
@@ -136,13 +141,14 @@ class HistFactoryLikelihood:
         n_samples = len(self.samples)
         self._shape = (n_samples, self.n_main)
 
-        settings = getattr(config, "modifier_settings", None) or {}
-        self.normsys_code = settings.get("normsys", {}).get("interpcode", "code4")
-        self.histosys_code = settings.get("histosys", {}).get("interpcode", "code4p")
+        self.normsys_code = interpolation_code(model, "normsys")
+        self.histosys_code = interpolation_code(model, "histosys")
         if self.normsys_code not in _NORMSYS_CODES:
-            raise UnsupportedModelError(f"normsys interpcode {self.normsys_code!r}")
+            raise UnsupportedModelError(f"normsys interpolation {self.normsys_code!r} (supported: {_NORMSYS_CODES})")
         if self.histosys_code not in _HISTOSYS_CODES:
-            raise UnsupportedModelError(f"histosys interpcode {self.histosys_code!r}")
+            raise UnsupportedModelError(
+                f"histosys interpolation {self.histosys_code!r} (supported: {_HISTOSYS_CODES})"
+            )
 
         nominal = np.zeros(self._shape)
         linear = _Elements()  # factor = theta (normfactor, shapefactor, lumi, staterror, shapesys)
@@ -162,7 +168,10 @@ class HistFactoryLikelihood:
                 for modifier in sample.get("modifiers", []):
                     mtype, mname = modifier["type"], modifier["name"]
                     if mtype not in SUPPORTED_MODIFIERS:
-                        raise UnsupportedModelError(f"modifier type {mtype!r} ({mname})")
+                        raise UnsupportedModelError(
+                            f"modifier type {mtype!r} ({mname!r} of sample {sample['name']!r} in channel "
+                            f"{channel_name!r})"
+                        )
                     start = par_start[mname]
                     if mtype in ("normfactor", "lumi"):
                         for b in range(nbins):
@@ -190,6 +199,10 @@ class HistFactoryLikelihood:
         with np.errstate(divide="ignore"):
             self._ns_log_up = np.log(self._ns_up)
             self._ns_log_dn = np.log(self._ns_dn)
+        self.may_be_nonconvex = bool(self._hs_pos.size) or bool(
+            np.any(np.abs(self._ns_log_up + self._ns_log_dn) > 1e-12)
+        )
+        """True if the NLL can have several minima: histosys or asymmetric normsys modifiers."""
         self._hs_S = 0.5 * (self._hs_up + self._hs_dn)
         self._hs_A = 0.0625 * (self._hs_up - self._hs_dn)
 
@@ -418,69 +431,28 @@ class HistFactoryLikelihood:
         return -self.nll(pars, data)
 
 
-class PyhfLikelihood:
-    """Fallback: pyhf's own ``Model.logpdf`` with a central finite-difference gradient."""
-
-    def __init__(self, model: Any) -> None:
-        config = model.config
-        self.model = model
-        self.par_names = list(config.par_names)
-        self.n_pars = len(self.par_names)
-        self.poi_name = config.poi_name
-        self.poi_index = config.poi_index
-        self.init = np.asarray(config.suggested_init(), dtype=float)
-        self.bounds = np.asarray(config.suggested_bounds(), dtype=float)
-        self.fixed = np.asarray(config.suggested_fixed(), dtype=bool)
-        self.channels = list(config.channels)
-        self.samples = list(config.samples)
-        self.channel_slices = dict(config.channel_slices)
-        self.n_main = int(sum(config.channel_nbins[c] for c in self.channels))
-        self.n_aux = len(config.auxdata)
-        width = np.full(self.n_pars, np.nan)
-        for name in config.par_order:
-            paramset = config.param_set(name)
-            if getattr(paramset, "constrained", False):
-                width[config.par_slice(name)] = paramset.width()
-        self._prefit_width = width
-        self.constrained = ~np.isnan(width)
-
-    def prefit_width(self) -> np.ndarray:
-        return self._prefit_width.copy()
-
-    def nll(self, pars: np.ndarray, data: np.ndarray) -> float:
-        return -float(self.model.logpdf(np.asarray(pars, dtype=float), np.asarray(data, dtype=float))[0])
-
-    def nll_and_grad(self, pars: np.ndarray, data: np.ndarray) -> tuple[float, np.ndarray]:
-        pars = np.asarray(pars, dtype=float)
-        value = self.nll(pars, data)
-        grad = np.empty(self.n_pars)
-        for i in range(self.n_pars):
-            step = 1e-6 * max(1.0, abs(pars[i]))
-            up, down = pars.copy(), pars.copy()
-            up[i] += step
-            down[i] -= step
-            grad[i] = (self.nll(up, data) - self.nll(down, data)) / (2 * step)
-        return value, grad
-
-    def sample_yields(self, pars: np.ndarray) -> np.ndarray:
-        main = self.model.main_model.expected_data(np.asarray(pars, dtype=float), return_by_sample=True)
-        return np.asarray(main, dtype=float)
-
-    def expected_data(self, pars: np.ndarray, *, include_auxdata: bool = True) -> np.ndarray:
-        return np.asarray(
-            self.model.expected_data(np.asarray(pars, dtype=float), include_auxdata=include_auxdata),
-            dtype=float,
-        )
-
-    def logpdf(self, pars: np.ndarray, data: np.ndarray) -> float:
-        return -self.nll(pars, data)
+def interpolation_code(model: Any, modifier_type: str) -> str:
+    """The interpolation code pyhf's ``model`` applies to ``modifier_type`` ("normsys" or
+    "histosys"), as its modifier applier holds it (pyhf's fallback for modifiers that
+    ``modifier_settings`` does not name is code1 / code0, not the code4 / code4p of
+    ``Workspace.model()`` without settings)."""
+    applier = model.main_model.modifiers_appliers.get(modifier_type)
+    code = getattr(applier, "interpcode", None)
+    if not isinstance(code, str):
+        raise UnsupportedModelError(f"a {modifier_type} modifier without an interpolation code in pyhf's model")
+    return code
 
 
-def compile_model(model: Any) -> HistFactoryLikelihood | PyhfLikelihood:
-    """The fast likelihood for ``model`` (a ``pyhf.Model``), or pyhf's own if unsupported."""
+def compile_model(model: Any) -> HistFactoryLikelihood:
+    """The fast likelihood for ``model`` (a ``pyhf.Model``).
+
+    Raises :class:`UnsupportedModelError` (an :class:`~snakehep.errors.InferenceError`) naming
+    the feature when the model uses one the fast likelihood does not implement.
+    """
     try:
         return HistFactoryLikelihood(model)
     except UnsupportedModelError as err:
-        log.warning("model uses %s, which the fast likelihood does not support: falling back to pyhf's "
-                    "own (much slower) likelihood", err)
-        return PyhfLikelihood(model)
+        raise UnsupportedModelError(
+            f"the fast likelihood does not support this model: it uses {err} "
+            "(`snakehep hypotest`/`limit --backend pyhf` runs it on pyhf's own inference)"
+        ) from err

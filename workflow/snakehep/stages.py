@@ -218,13 +218,13 @@ def signal_limit(
         {
             "signal": signal,
             "mass": sample.mass,
-            "poi": limit["poi"],
+            "poi": limit.poi,
             "cl": cl,
             "xsec_fb": xsec_fb,
-            "mu": {"obs": limit["obs"], "exp": limit["exp"]},
+            "mu": {"obs": limit.obs, "exp": list(limit.exp)},
             "xsec_limit_fb": {
-                "obs": limit["obs"] * xsec_fb,
-                "exp": [value * xsec_fb for value in limit["exp"]],
+                "obs": limit.obs * xsec_fb,
+                "exp": [value * xsec_fb for value in limit.exp],
             },
         },
     )
@@ -251,13 +251,12 @@ def fit(
     from snakehep import inference
 
     spec = _poi_may_be_negative(_read_json(workspace))
-    result = inference.fit_workspace(spec, source=str(workspace))
-    result["asimov_fit"] = {
-        key: inference.fit_workspace(spec, asimov=True, source=str(workspace))[key]
-        for key in ("twice_nll", "parameters")
-    }
+    summary, ranking = inference.fit_and_rank(spec, source=str(workspace))
+    asimov = inference.fit_workspace(spec, asimov=True, source=str(workspace)).to_dict()
+    result = summary.to_dict()
+    result["asimov_fit"] = {key: asimov[key] for key in ("twice_nll", "parameters")}
     write_json_atomic(fit_output, result)
-    write_json_atomic(ranking_output, inference.rank_nuisance_parameters(spec, source=str(workspace)))
+    write_json_atomic(ranking_output, [impact.to_dict() for impact in ranking])
 
 
 def _poi_may_be_negative(spec: dict) -> dict:
