@@ -19,7 +19,7 @@ import numpy as np
 from snakehep import semantics
 from snakehep.errors import ExpressionError
 from snakehep.kernel_numpy import as_analysis_dtype
-from snakehep.semantics import FOUR_MOMENTUM, SCALARS
+from snakehep.semantics import FOUR_MOMENTUM, SCALARS, KernelKinds
 
 
 class AwkwardColumn:
@@ -79,19 +79,11 @@ def _filled(array: ak.Array) -> tuple[np.ndarray, np.ndarray | None]:
     return np.asarray(values), (None if not missing.any() else ~missing)
 
 
-class AwkwardKernel:
+class AwkwardKernel(KernelKinds):
     """The structural operations of :class:`snakehep.semantics.Kernel` on awkward arrays."""
 
     name = "awkward"
-
-    def is_column(self, value: Any) -> bool:
-        return isinstance(value, AwkwardColumn)
-
-    def is_objects(self, value: Any) -> bool:
-        return isinstance(value, AwkwardObjects)
-
-    def is_record(self, value: Any) -> bool:
-        return isinstance(value, AwkwardRecord)
+    column_type, objects_type, record_type = AwkwardColumn, AwkwardObjects, AwkwardRecord
 
     def is_per_object(self, value: Any) -> bool:
         return isinstance(value, AwkwardColumn) and value.jagged

@@ -20,7 +20,7 @@ import vector
 
 from snakehep import semantics
 from snakehep.errors import ExpressionError
-from snakehep.semantics import FOUR_MOMENTUM, SCALARS
+from snakehep.semantics import FOUR_MOMENTUM, SCALARS, KernelKinds
 
 vector.register_awkward()  # hooks get collections as vector records
 
@@ -234,21 +234,13 @@ class ChunkBranches:
                               "event or one list of numbers per event")
 
 
-class NumpyKernel:
+class NumpyKernel(KernelKinds):
     """The structural operations of :class:`snakehep.semantics.Kernel` on numpy arrays."""
 
     name = "numpy"
+    column_type, objects_type, record_type = Column, Objects, Record
 
     # ------------------------------------------------------------ kinds
-    def is_column(self, value: Any) -> bool:
-        return isinstance(value, Column)
-
-    def is_objects(self, value: Any) -> bool:
-        return isinstance(value, Objects)
-
-    def is_record(self, value: Any) -> bool:
-        return isinstance(value, Record)
-
     def is_per_object(self, value: Any) -> bool:
         return isinstance(value, Column) and value.offsets is not None
 

@@ -50,6 +50,23 @@ except ImportError:  # pragma: no cover - other vector versions
     _DELTA_R = None
 
 
+class KernelKinds:
+    """What kind a value of a kernel is, from the kernel's three value classes."""
+
+    column_type: type
+    objects_type: type
+    record_type: type
+
+    def is_column(self, value: Any) -> bool:
+        return isinstance(value, self.column_type)
+
+    def is_objects(self, value: Any) -> bool:
+        return isinstance(value, self.objects_type)
+
+    def is_record(self, value: Any) -> bool:
+        return isinstance(value, self.record_type)
+
+
 class Kernel(Protocol):
     """The structural operations a kernel provides; see :mod:`snakehep.kernel_numpy`."""
 
@@ -193,26 +210,25 @@ def invert(kernel: Kernel, value: Any) -> Any:
     return apply(kernel, np.logical_not if found == "b" else np.invert, value)
 
 
-def _kleene_and(values, presents):
-    a, b = values
-    result = np.logical_and(a, b)
-    pa, pb = presents
-    if pa is None and pb is None:
-        return result, None
-    pa = True if pa is None else pa
-    pb = True if pb is None else pb
-    return result, (pa & pb) | (pa & np.logical_not(a)) | (pb & np.logical_not(b))
+def _three_valued(combine, deciding: bool) -> Callable:
+    """``and`` (``deciding`` False) or ``or`` (True): known where both operands are, or where
+    one of them is known to be the deciding value."""
+
+    def apply(values, presents):
+        a, b = values
+        result = combine(a, b)
+        pa, pb = presents
+        if pa is None and pb is None:
+            return result, None
+        pa = True if pa is None else pa
+        pb = True if pb is None else pb
+        return result, (pa & pb) | (pa & (a == deciding)) | (pb & (b == deciding))
+
+    return apply
 
 
-def _kleene_or(values, presents):
-    a, b = values
-    result = np.logical_or(a, b)
-    pa, pb = presents
-    if pa is None and pb is None:
-        return result, None
-    pa = True if pa is None else pa
-    pb = True if pb is None else pb
-    return result, (pa & pb) | (pa & a) | (pb & b)
+_kleene_and = _three_valued(np.logical_and, False)
+_kleene_or = _three_valued(np.logical_or, True)
 
 
 def logical_and(kernel: Kernel, left: Any, right: Any) -> Any:
