@@ -155,6 +155,9 @@ class AwkwardKernel(KernelKinds):
             present = inner.astype(bool) if present is None else present & inner.astype(bool)
         return AwkwardColumn(values, present)
 
+    def one_per_object(self, objects: AwkwardObjects, column: AwkwardColumn) -> bool:
+        return bool(np.array_equal(self.counts(objects), self.counts(column)))
+
     def select(self, objects: AwkwardObjects, keep: AwkwardColumn) -> AwkwardObjects:
         return AwkwardObjects(objects.array[keep.mask()], objects.field_names, objects.is_vector)
 

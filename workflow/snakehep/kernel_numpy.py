@@ -305,6 +305,10 @@ class NumpyKernel(KernelKinds):
             present = present & value.present[position]
         return Column(values, None, None if present.all() else present)
 
+    def one_per_object(self, objects: Objects, column: Column) -> bool:
+        """Whether a per-object column has one value per object of ``objects``."""
+        return same_structure(objects.offsets, column.offsets)
+
     def select(self, objects: Objects, keep: Column) -> Objects:
         return objects.select(keep.mask())
 

@@ -291,7 +291,7 @@ class Scope:
         for stage in () if definition.where is None else _stages(definition):
             keep = self.evaluate_in(base, stage, as_collection=definition.collection)
             if not (self.kernel.is_per_object(keep) and keep.kind == "b"
-                    and same_structure(base, keep, self.kernel)):
+                    and self.kernel.one_per_object(base, keep)):
                 raise ExpressionError(
                     f"{stage.where}: expression {stage.text!r}: must give one boolean per "
                     f"{definition.collection} object"
@@ -329,11 +329,6 @@ class Scope:
             return objects if name == as_collection else self.resolve(name)
 
         return expression.evaluate(resolve, self.kernel)
-
-
-def same_structure(objects: Any, column: Any, kernel: Kernel) -> bool:
-    """Whether a per-object column has one value per object of ``objects``."""
-    return np.array_equal(kernel.counts(objects), kernel.counts(column))
 
 
 @functools.lru_cache(maxsize=None)
