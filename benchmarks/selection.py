@@ -58,7 +58,7 @@ def time_bare(analysis, compiled, path) -> float:
 
     sample = load_samples(analysis)[SAMPLE]
     tree = uproot.open(path)["Events"]
-    plan = _plan(compiled, sample, str(path), set(tree.keys()))
+    plan = _plan(compiled, sample, str(path), tree)
     started = time.perf_counter()
     for _ in tree.iterate(plan.branches, step_size=compiled.step_size, library="ak"):
         pass

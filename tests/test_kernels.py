@@ -115,3 +115,19 @@ def test_object_selection_stages():
     assert stages("Jet", "min_delta_r(Jet, muons) > 0.4") == ["min_delta_r(Jet, muons) > 0.4"]
     assert stages("Jet", "pt > 30 or min_delta_r(Jet, muons) > 0.4") == [
         "pt > 30 or min_delta_r(Jet, muons) > 0.4"]
+
+
+def test_branch_that_is_not_numbers_per_event_is_refused_before_reading(analysis_config, tmp_path):
+    """A fixed-size array branch fits neither kernel: refused when the file is planned."""
+    from snakehep.errors import InputFileError
+
+    path = tmp_path / "odd.root"
+    with uproot.recreate(path) as output:
+        tree = output.mktree("Events", {"MET_pt": np.float64, "corrections": np.dtype((np.float64, (3,)))})
+        tree.extend({"MET_pt": np.array([10.0, 20.0]), "corrections": np.ones((2, 3))})
+    analysis_config["selection"] = {"cuts": [{"name": "odd", "expr": "corrections > 0"}]}
+    analysis_config["scale_factors"], analysis_config["variations"] = {}, {}
+    analysis_config["histograms"] = {"met": {"expr": "MET_pt", "label": "x", "bins": 2, "start": 0, "stop": 40}}
+    data = Sample("data", "data", "data", (str(path),))
+    with pytest.raises(InputFileError, match=r"sample data: .*odd.root: branch\(es\) corrections \(AsDtype"):
+        process_file(compile_analysis(analysis_config), data, str(path))

@@ -15,6 +15,7 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
+import uproot
 
 from snakehep.errors import ExpressionError, InputFileError, SnakehepError
 from snakehep.fetch import open_input
@@ -130,8 +131,7 @@ def process_file(
     """Select, weight and histogram every event of one file, chunk by chunk (``kernel``: the
     analysis's, numpy unless ``selection.kernel`` says otherwise)."""
     tree, runs = _open_events(path, sample)
-    available = set(tree.keys())
-    plan = _plan(analysis, sample, path, available)
+    plan = _plan(analysis, sample, path, tree)
     is_simulation = not sample.is_data
     variations = analysis.variations if is_simulation else (NOMINAL,)
     filler = HistogramFiller(analysis.observables, analysis.selection.region_names, variations)
@@ -167,7 +167,37 @@ def _open_events(path: str, sample: Sample):
     return source["Events"], (source["Runs"] if "Runs" in source else None)
 
 
-def _plan(analysis: Analysis, sample: Sample, path: str, available: set[str]) -> BranchPlan:
+def _plan(analysis: Analysis, sample: Sample, path: str, tree: Any) -> BranchPlan:
+    """The branches to read from ``tree``; refused before any event is read if one is missing
+    or is not a number (or a list of numbers) per event, the only values expressions take."""
+    available = set(tree.keys())
+    plan = _plan_branches(analysis, sample, path, available)
+    unusable = [
+        name for name in plan.branches
+        if not _numbers_per_event(getattr(tree[name], "interpretation", None))  # RNTuple: no check
+    ]
+    if unusable:
+        described = ", ".join(f"{name} ({tree[name].interpretation})" for name in unusable)
+        raise InputFileError(
+            f"sample {sample.name}: {path}: branch(es) {described} are not one number or one list "
+            "of numbers per event, which is all that expressions and weights can use"
+        )
+    return plan
+
+
+def _numbers_per_event(interpretation: Any) -> bool:
+    if interpretation is None:
+        return True
+    if isinstance(interpretation, uproot.AsJagged):
+        interpretation = interpretation.content
+    return (
+        isinstance(interpretation, uproot.AsDtype)
+        and interpretation.to_dtype.shape == ()
+        and interpretation.to_dtype.kind in "biuf"
+    )
+
+
+def _plan_branches(analysis: Analysis, sample: Sample, path: str, available: set[str]) -> BranchPlan:
     extra = [o.expression for o in analysis.observables.values()]
     extra += [f.variable for f in analysis.scale_factors.values()]
     plan = plan_branches(analysis.selection, available, extra=extra)
