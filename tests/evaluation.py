@@ -33,8 +33,9 @@ def chunk_of(branches: dict[str, Any], types: dict[str, str] | None = None) -> a
     return ak.zip(columns, depth_limit=1)
 
 
-def scope_of(chunk: ak.Array, kernel, *, parameters=None, objects=None, quantities=None,
-             texts=("True",)) -> Scope:
+def scope_of(
+    chunk: ak.Array, kernel, *, parameters=None, objects=None, quantities=None, texts=("True",)
+) -> Scope:
     """A scope over the branches of ``chunk`` that the definitions and ``texts`` read."""
     config = {
         "selection": {
@@ -45,11 +46,17 @@ def scope_of(chunk: ak.Array, kernel, *, parameters=None, objects=None, quantiti
         }
     }
     selection = compile_selection(config)
-    plan = plan_branches(selection, ak.fields(chunk), extra=[Expression(t, where="t") for t in texts])
-    return Scope.of_chunk(selection, plan, kernel, chunk[list(plan.branches)] if plan.branches else chunk)
+    plan = plan_branches(
+        selection, ak.fields(chunk), extra=[Expression(t, where="t") for t in texts]
+    )
+    return Scope.of_chunk(
+        selection, plan, kernel, chunk[list(plan.branches)] if plan.branches else chunk
+    )
 
 
-def evaluate(text: str, branches: dict[str, Any], kernel="numpy", *, types=None, **definitions) -> Any:
+def evaluate(
+    text: str, branches: dict[str, Any], kernel="numpy", *, types=None, **definitions
+) -> Any:
     """The value of ``text`` as Python lists (None where missing)."""
     kernel = KERNELS[kernel] if isinstance(kernel, str) else kernel
     chunk = chunk_of(branches, types)

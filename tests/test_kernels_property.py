@@ -22,17 +22,40 @@ from snakehep.histograms import HistogramFiller
 from snakehep.processing import Cutflow, compile_analysis
 from snakehep.selection import plan_branches
 
-SPECIAL = [0.0, -0.0, 1.0, -1.5, 2.5, 30.0, 55.5, 1e30, -1e30, 1e-30, 3.0e38, math.nan, math.inf, -math.inf]
-FLOATS = st.one_of(st.sampled_from(SPECIAL), st.floats(width=32, allow_nan=True, allow_infinity=True))
+SPECIAL = [
+    0.0,
+    -0.0,
+    1.0,
+    -1.5,
+    2.5,
+    30.0,
+    55.5,
+    1e30,
+    -1e30,
+    1e-30,
+    3.0e38,
+    math.nan,
+    math.inf,
+    -math.inf,
+]
+FLOATS = st.one_of(
+    st.sampled_from(SPECIAL), st.floats(width=32, allow_nan=True, allow_infinity=True)
+)
 FINITE = st.floats(-1e3, 1e3, width=32)
-COLLECTIONS = {"Muon": ("pt", "eta", "phi", "mass", "charge"), "Jet": ("pt", "eta", "phi", "mass", "jetId")}
+COLLECTIONS = {
+    "Muon": ("pt", "eta", "phi", "mass", "charge"),
+    "Jet": ("pt", "eta", "phi", "mass", "jetId"),
+}
 SELECTED = {"muons": "Muon", "jets": "Jet"}
 
 
 @st.composite
 def events(draw):
     n_events = draw(st.integers(0, 6))
-    counts = {c: draw(st.lists(st.integers(0, 3), min_size=n_events, max_size=n_events)) for c in COLLECTIONS}
+    counts = {
+        c: draw(st.lists(st.integers(0, 3), min_size=n_events, max_size=n_events))
+        for c in COLLECTIONS
+    }
     branches, types = {}, {}
     for collection, fields in COLLECTIONS.items():
         for field in fields:
@@ -42,11 +65,14 @@ def events(draw):
             else:
                 values = FLOATS
                 types[f"{collection}_{field}"] = "var * float32"
-            branches[f"{collection}_{field}"] = [draw(st.lists(values, min_size=n, max_size=n))
-                                                 for n in counts[collection]]
+            branches[f"{collection}_{field}"] = [
+                draw(st.lists(values, min_size=n, max_size=n)) for n in counts[collection]
+            ]
     branches["nMuon"] = counts["Muon"]
     types["nMuon"] = draw(st.sampled_from(["uint32", "int32"]))
-    branches["run"] = draw(st.lists(st.integers(0, 2**32 - 1), min_size=n_events, max_size=n_events))
+    branches["run"] = draw(
+        st.lists(st.integers(0, 2**32 - 1), min_size=n_events, max_size=n_events)
+    )
     types["run"] = "uint32"
     branches["MET_pt"] = draw(st.lists(FLOATS, min_size=n_events, max_size=n_events))
     types["MET_pt"] = "float32"
@@ -63,10 +89,33 @@ def field(collection: str, name: str, bare: str | None) -> str:
 
 @st.composite
 def event_number(draw, depth=2):
-    leaves = ["MET_pt", "nMuon", "run", "1", "2.5", "-3", "0", "cut", "mu1.pt", "mu2.eta",
-              "mu1.charge", "count(muons)", "count(Jet)", "sum(Muon_charge)", "min(Jet_pt)",
-              "max(muons.eta)", "(mu1 + mu2).mass", "delta_r(mu1, mu2)", "delta_phi(mu1, mu2)",
-              "Muon_pt[1]", "jets[0].pt", "(mu1 - mu2).pt", "mu1.energy", "nMuon - 3", "sum(jets.pt)"]
+    leaves = [
+        "MET_pt",
+        "nMuon",
+        "run",
+        "1",
+        "2.5",
+        "-3",
+        "0",
+        "cut",
+        "mu1.pt",
+        "mu2.eta",
+        "mu1.charge",
+        "count(muons)",
+        "count(Jet)",
+        "sum(Muon_charge)",
+        "min(Jet_pt)",
+        "max(muons.eta)",
+        "(mu1 + mu2).mass",
+        "delta_r(mu1, mu2)",
+        "delta_phi(mu1, mu2)",
+        "Muon_pt[1]",
+        "jets[0].pt",
+        "(mu1 - mu2).pt",
+        "mu1.energy",
+        "nMuon - 3",
+        "sum(jets.pt)",
+    ]
     if depth == 0 or draw(st.integers(0, 2)) == 0:
         return draw(st.sampled_from(leaves))
     choice = draw(st.integers(0, 7))
@@ -91,7 +140,9 @@ def event_number(draw, depth=2):
 @st.composite
 def event_bool(draw, depth=2):
     if depth == 0 or draw(st.integers(0, 3)) == 0:
-        return draw(st.sampled_from(["HLT", "True", "nMuon - 1 >= 1", "count(muons) >= 2", "mu1.pt > cut"]))
+        return draw(
+            st.sampled_from(["HLT", "True", "nMuon - 1 >= 1", "count(muons) >= 2", "mu1.pt > cut"])
+        )
     choice = draw(st.integers(0, 5))
     if choice <= 1:
         op = draw(st.sampled_from(["<", "<=", ">", ">=", "==", "!="]))
@@ -110,8 +161,13 @@ def event_bool(draw, depth=2):
 @st.composite
 def object_number(draw, collection, bare, depth=2):
     raw = SELECTED.get(collection, collection)
-    leaves = [field(collection, "pt", bare), field(collection, "eta", bare), field(collection, "px", bare)
-              if bare is None else "pt", f"min_delta_r({collection}, muons)", f"min_delta_r({collection}, Jet)"]
+    leaves = [
+        field(collection, "pt", bare),
+        field(collection, "eta", bare),
+        field(collection, "px", bare) if bare is None else "pt",
+        f"min_delta_r({collection}, muons)",
+        f"min_delta_r({collection}, Jet)",
+    ]
     if raw == "Jet":
         leaves.append(field(collection, "jetId", bare))
     if collection == "Muon" and bare is None:
@@ -157,8 +213,10 @@ def definitions(draw):
     jet_where = f"{draw(object_bool('Jet', 'Jet', 1))} and min_delta_r(Jet, muons) > 0.4"
     return {
         "parameters": {"cut": draw(st.sampled_from([0.0, 20.0, 1e30]))},
-        "objects": {"muons": {"collection": "Muon", "where": muon_where},
-                    "jets": {"collection": "Jet", "where": jet_where}},
+        "objects": {
+            "muons": {"collection": "Muon", "where": muon_where},
+            "jets": {"collection": "Jet", "where": jet_where},
+        },
         "quantities": {"mu1": "muons[0]", "mu2": "muons[1]"},
     }
 
@@ -189,12 +247,18 @@ def outcomes(kernel_name, texts, branches, types, defined):
 
 EXPRESSIONS = st.lists(
     st.one_of(event_number(), event_bool(), object_number("jets", None), object_bool("Muon", None)),
-    min_size=5, max_size=5,
+    min_size=5,
+    max_size=5,
 )
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-          database=None)
+@settings(
+    max_examples=500,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+    database=None,
+)
 @given(events(), definitions(), EXPRESSIONS)
 def test_values_are_identical(event_data, defined, texts):
     """500 event sets x 5 expressions: 2,500 cases."""
@@ -209,23 +273,43 @@ def test_values_are_identical(event_data, defined, texts):
 def _analysis(defined, cuts, regions, observables):
     config = {
         "luminosity": 1.0,
-        "selection": {**defined, "cuts": [{"name": f"cut{i}", "expr": c} for i, c in enumerate(cuts)],
-                      "regions": {f"region{i}": r for i, r in enumerate(regions)}},
-        "scale_factors": {"muon_sf": {"object": "muons", "variable": "abs(eta)", "edges": [0.0, 1.0, 2.4],
-                                      "values": [0.9, 1.1], "uncertainties": [0.05, 0.1]}},
-        "variations": {"weight": ["muon_sf"], "shape": {"scale": {"branch": "Muon_pt", "relative": 0.25}}},
-        "histograms": {f"h{i}": {"expr": o, "label": "x", "bins": 5, "start": -2.0, "stop": 60.0}
-                       for i, o in enumerate(observables)},
+        "selection": {
+            **defined,
+            "cuts": [{"name": f"cut{i}", "expr": c} for i, c in enumerate(cuts)],
+            "regions": {f"region{i}": r for i, r in enumerate(regions)},
+        },
+        "scale_factors": {
+            "muon_sf": {
+                "object": "muons",
+                "variable": "abs(eta)",
+                "edges": [0.0, 1.0, 2.4],
+                "values": [0.9, 1.1],
+                "uncertainties": [0.05, 0.1],
+            }
+        },
+        "variations": {
+            "weight": ["muon_sf"],
+            "shape": {"scale": {"branch": "Muon_pt", "relative": 0.25}},
+        },
+        "histograms": {
+            f"h{i}": {"expr": o, "label": "x", "bins": 5, "start": -2.0, "stop": 60.0}
+            for i, o in enumerate(observables)
+        },
     }
     return compile_analysis(config)
 
 
 def run_chunks(analysis, kernel, chunk, splits):
-    plan = plan_branches(analysis.selection, chunk.fields,
-                         extra=[o.expression for o in analysis.observables.values()]
-                         + [f.variable for f in analysis.scale_factors.values()])
+    plan = plan_branches(
+        analysis.selection,
+        chunk.fields,
+        extra=[o.expression for o in analysis.observables.values()]
+        + [f.variable for f in analysis.scale_factors.values()],
+    )
     plan = type(plan)(tuple(sorted({*plan.branches, "genWeight", "Muon_pt"})), plan.collections)
-    filler = HistogramFiller(analysis.observables, analysis.selection.region_names, analysis.variations)
+    filler = HistogramFiller(
+        analysis.observables, analysis.selection.region_names, analysis.variations
+    )
     cutflow = Cutflow(analysis.selection.step_names)
     try:
         for start, stop in zip([0, *splits], [*splits, len(chunk)]):
@@ -251,12 +335,25 @@ def assert_same_results(first, second, label):
         assert bins.entries == other.entries, (label, key)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
-@given(events(), definitions(), st.lists(event_bool(), min_size=1, max_size=2),
-       st.lists(event_bool(1), min_size=1, max_size=2), event_number(1), object_number("jets", None, 1),
-       st.data())
-def test_cutflows_and_histograms_are_identical(event_data, defined, cuts, regions, observable,
-                                               object_observable, data):
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+    database=None,
+)
+@given(
+    events(),
+    definitions(),
+    st.lists(event_bool(), min_size=1, max_size=2),
+    st.lists(event_bool(1), min_size=1, max_size=2),
+    event_number(1),
+    object_number("jets", None, 1),
+    st.data(),
+)
+def test_cutflows_and_histograms_are_identical(
+    event_data, defined, cuts, regions, observable, object_observable, data
+):
     branches, types = event_data
     chunk = chunk_of(branches, types)
     try:
@@ -266,18 +363,36 @@ def test_cutflows_and_histograms_are_identical(event_data, defined, cuts, region
     split = data.draw(st.integers(0, len(chunk)))
     reference = run_chunks(analysis, KERNELS["awkward"], chunk, [])
     assert_same_results(run_chunks(analysis, KERNELS["numpy"], chunk, []), reference, "numpy")
-    assert_same_results(run_chunks(analysis, KERNELS["numpy"], chunk, [split]), reference, "two chunks")
+    assert_same_results(
+        run_chunks(analysis, KERNELS["numpy"], chunk, [split]), reference, "two chunks"
+    )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-          database=None, phases=[Phase.generate])
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+    database=None,
+    phases=[Phase.generate],
+)
 @given(st.lists(st.one_of(event_number(), event_bool()), min_size=40, max_size=40))
 def test_generated_expressions_are_mostly_valid(texts):
     """The generator is not vacuous: most of its expressions evaluate without error."""
-    branches = {"nMuon": [2], "run": [5], "MET_pt": [10.0], "HLT": [True], "genWeight": [1.0],
-                **{f"{c}_{f}": [[1.0, 2.0]] for c, fs in COLLECTIONS.items() for f in fs}}
-    defined = {"parameters": {"cut": 0.0}, "objects": {"muons": {"collection": "Muon"},
-                                                       "jets": {"collection": "Jet"}},
-               "quantities": {"mu1": "muons[0]", "mu2": "muons[1]"}}
+    branches = {
+        "nMuon": [2],
+        "run": [5],
+        "MET_pt": [10.0],
+        "HLT": [True],
+        "genWeight": [1.0],
+        **{f"{c}_{f}": [[1.0, 2.0]] for c, fs in COLLECTIONS.items() for f in fs},
+    }
+    defined = {
+        "parameters": {"cut": 0.0},
+        "objects": {"muons": {"collection": "Muon"}, "jets": {"collection": "Jet"}},
+        "quantities": {"mu1": "muons[0]", "mu2": "muons[1]"},
+    }
     results = outcomes("numpy", texts, branches, {}, defined)
-    assert sum(kind == "value" for kind, _, _ in results) >= 24, [r[1] for r in results if r[0] == "error"]
+    assert sum(kind == "value" for kind, _, _ in results) >= 24, [
+        r[1] for r in results if r[0] == "error"
+    ]

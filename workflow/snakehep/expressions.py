@@ -27,8 +27,16 @@ class UnknownName(LookupError):
 
 
 _BINARY = {
-    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
-    ast.Pow: "**", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^",
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.Pow: "**",
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.BitXor: "^",
 }
 _UNARY = {ast.USub: semantics.negative, ast.UAdd: semantics.positive, ast.Invert: semantics.invert}
 _COMPARE = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
@@ -72,7 +80,10 @@ class Expression:
             elif isinstance(node, ast.Constant):
                 if not isinstance(node.value, (bool, int, float)):
                     raise self._error(f"constant {node.value!r} is not a number or boolean")
-                if isinstance(node.value, int) and not INT64_RANGE[0] <= node.value <= INT64_RANGE[1]:
+                if (
+                    isinstance(node.value, int)
+                    and not INT64_RANGE[0] <= node.value <= INT64_RANGE[1]
+                ):
                     raise self._error(f"integer constant {node.value} does not fit in 64 bits")
             elif not isinstance(node, (ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Compare)) and (
                 not isinstance(node, _STRUCTURE)
@@ -115,7 +126,9 @@ class Expression:
             raise self._error("argument unpacking is not allowed")
         expected = ARITY.get(node.func.id, 1)
         if len(node.args) != expected:
-            raise self._error(f"{node.func.id}() takes {expected} argument(s), got {len(node.args)}")
+            raise self._error(
+                f"{node.func.id}() takes {expected} argument(s), got {len(node.args)}"
+            )
 
     def _check_index(self, node: ast.Subscript) -> None:
         index = node.slice

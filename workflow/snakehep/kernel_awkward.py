@@ -52,8 +52,13 @@ class AwkwardRecord:
     """One object per event: numpy arrays per field (``source(name)``, computed when first
     used), ``present`` where the event has it."""
 
-    def __init__(self, source: Callable[[str], np.ndarray], names: Sequence[str], present: Any,
-                 is_vector: bool) -> None:
+    def __init__(
+        self,
+        source: Callable[[str], np.ndarray],
+        names: Sequence[str],
+        present: Any,
+        is_vector: bool,
+    ) -> None:
         self._source, self.present, self.is_vector = source, present, is_vector
         self.field_names = tuple(names)
         self._fields: dict[str, np.ndarray] = {}
@@ -75,7 +80,11 @@ def _flat(array: ak.Array) -> np.ndarray:
 def _filled(array: ak.Array) -> tuple[np.ndarray, np.ndarray | None]:
     """Values (any value where missing) and the present mask of a 1D option array."""
     missing = ak.to_numpy(ak.is_none(array))
-    values = np.ma.filled(ak.to_numpy(array, allow_missing=True), 0) if missing.any() else ak.to_numpy(array)
+    values = (
+        np.ma.filled(ak.to_numpy(array, allow_missing=True), 0)
+        if missing.any()
+        else ak.to_numpy(array)
+    )
     return np.asarray(values), (None if not missing.any() else ~missing)
 
 
@@ -109,9 +118,14 @@ class AwkwardKernel(KernelKinds):
             result, present = function(values, presents)
         if not any(isinstance(x, AwkwardColumn) for x in operands):
             return result.item() if isinstance(result, np.generic) else result
-        length = len(values[next(i for i, x in enumerate(operands) if isinstance(x, AwkwardColumn))])
+        length = len(
+            values[next(i for i, x in enumerate(operands) if isinstance(x, AwkwardColumn))]
+        )
         results = [result] if outputs == 1 else list(result)
-        columns = [self._column(np.broadcast_to(r, (length,)).copy(), present, template, length) for r in results]
+        columns = [
+            self._column(np.broadcast_to(r, (length,)).copy(), present, template, length)
+            for r in results
+        ]
         return columns[0] if outputs == 1 else tuple(columns)
 
     def _flat_like(self, data: Any, template: ak.Array | None) -> np.ndarray:
@@ -139,7 +153,9 @@ class AwkwardKernel(KernelKinds):
             return AwkwardColumn(value.array[name])
         return AwkwardColumn(value.field(name), value.present)
 
-    def record(self, names: Sequence[str], field: Callable[[str], AwkwardColumn], present) -> AwkwardRecord:
+    def record(
+        self, names: Sequence[str], field: Callable[[str], AwkwardColumn], present
+    ) -> AwkwardRecord:
         return AwkwardRecord(functools.cache(lambda name: field(name).data), names, present, True)
 
     def nth(self, value: Any, index: int) -> Any:
@@ -147,8 +163,12 @@ class AwkwardKernel(KernelKinds):
             picked = ak.pad_none(value.array, index + 1, axis=1)[:, index]
             present = ~ak.to_numpy(ak.is_none(picked))
             fields = {name: _filled(picked[name])[0] for name in value.field_names}
-            return AwkwardRecord(fields.__getitem__, value.field_names, None if present.all() else present,
-                                 value.is_vector)
+            return AwkwardRecord(
+                fields.__getitem__,
+                value.field_names,
+                None if present.all() else present,
+                value.is_vector,
+            )
         values, present = _filled(ak.pad_none(value.data, index + 1, axis=1)[:, index])
         if value.present is not None:
             inner, _ = _filled(ak.pad_none(value.present, index + 1, axis=1)[:, index])
@@ -186,12 +206,23 @@ class AwkwardKernel(KernelKinds):
         first, second = ak.unzip(ak.cartesian([objects.array, others.array], axis=1, nested=True))
         inner = ak.num(first, axis=2)
         outer = ak.num(first, axis=1)
-        flat = [ak.to_numpy(ak.flatten(v[c], axis=None)) for v in (first, second) for c in ("pt", "phi", "eta")]
-        distances = ak.unflatten(ak.unflatten(semantics.delta_r_formula(*flat), ak.flatten(inner)), outer)
+        flat = [
+            ak.to_numpy(ak.flatten(v[c], axis=None))
+            for v in (first, second)
+            for c in ("pt", "phi", "eta")
+        ]
+        distances = ak.unflatten(
+            ak.unflatten(semantics.delta_r_formula(*flat), ak.flatten(inner)), outer
+        )
         smallest = ak.min(ak.nan_to_none(distances), axis=2)
         partners = ak.broadcast_arrays(ak.num(others.array, axis=1), objects.array.pt)[0]
         fallback = ak.where(partners > 0, np.nan, np.inf)
-        return AwkwardColumn(ak.values_astype(ak.fill_none(ak.where(ak.is_none(smallest, axis=1), fallback, smallest), np.inf), np.float64))
+        return AwkwardColumn(
+            ak.values_astype(
+                ak.fill_none(ak.where(ak.is_none(smallest, axis=1), fallback, smallest), np.inf),
+                np.float64,
+            )
+        )
 
     # ------------------------------------------------------------ events
     def subset(self, positions: np.ndarray) -> np.ndarray:
@@ -215,18 +246,26 @@ class AwkwardKernel(KernelKinds):
             if array.ndim == 1:
                 return AwkwardColumn(as_analysis_dtype(ak.to_numpy(array)))
             if array.ndim == 2:
-                return AwkwardColumn(ak.values_astype(array, as_analysis_dtype(_flat(array[:0])).dtype))
-            raise ExpressionError(f"branch {name} has type {ak.type(array)}: not one value per "
-                                  "event or one list of numbers per event")
+                return AwkwardColumn(
+                    ak.values_astype(array, as_analysis_dtype(_flat(array[:0])).dtype)
+                )
+            raise ExpressionError(
+                f"branch {name} has type {ak.type(array)}: not one value per "
+                "event or one list of numbers per event"
+            )
 
         return branch
 
-    def collection(self, branch: Callable[[str], AwkwardColumn], name: str, fields: Sequence[str]) -> AwkwardObjects:
+    def collection(
+        self, branch: Callable[[str], AwkwardColumn], name: str, fields: Sequence[str]
+    ) -> AwkwardObjects:
         arrays = {field: branch(f"{name}_{field}").data for field in fields}
         try:
             array = ak.zip(arrays)
         except ValueError:
-            raise ExpressionError(f"the branches of {name} do not have one value per {name}") from None
+            raise ExpressionError(
+                f"the branches of {name} do not have one value per {name}"
+            ) from None
         return AwkwardObjects(array, fields, set(FOUR_MOMENTUM) <= set(fields))
 
     def scaled(self, column: AwkwardColumn, factor: float) -> AwkwardColumn:
@@ -237,9 +276,15 @@ class AwkwardKernel(KernelKinds):
         if array.ndim == 1:
             values, present = _filled(array)
             return AwkwardColumn(as_analysis_dtype(values), present)
-        if array.ndim == 2 and not ak.any(ak.is_none(array, axis=1)) and not ak.any(ak.is_none(array)):
+        if (
+            array.ndim == 2
+            and not ak.any(ak.is_none(array, axis=1))
+            and not ak.any(ak.is_none(array))
+        ):
             return AwkwardColumn(ak.values_astype(array, as_analysis_dtype(_flat(array[:0])).dtype))
-        raise ExpressionError(f"{where}: returned {ak.type(array)}, not one value per event or a list per event")
+        raise ExpressionError(
+            f"{where}: returned {ak.type(array)}, not one value per event or a list per event"
+        )
 
     def to_awkward(self, value: Any) -> Any:
         if isinstance(value, AwkwardObjects):

@@ -159,8 +159,9 @@ class Objects(_Fields):
                 n_events = len(position)
                 zeros = lambda name: np.zeros(n_events, self.field(name).dtype)  # noqa: E731
                 return Record(zeros, self.field_names, None, present, self.is_vector)
-        return Record(self._source, self.field_names, self._picked(position), present,
-                      self.is_vector)
+        return Record(
+            self._source, self.field_names, self._picked(position), present, self.is_vector
+        )
 
 
 class Record(_Fields):
@@ -174,8 +175,9 @@ class Record(_Fields):
 
     def take(self, events: EventSubset) -> Record:
         present = None if self.present is None else self.present[events.positions]
-        return Record(self._source, self.field_names, self._picked(events.positions), present,
-                      self.is_vector)
+        return Record(
+            self._source, self.field_names, self._picked(events.positions), present, self.is_vector
+        )
 
 
 class EventSubset:
@@ -230,8 +232,10 @@ class ChunkBranches:
             values = content.content.data[offsets[0] : offsets[-1]]
             offsets = offsets - offsets[0] if offsets[0] else offsets
             return Column(as_analysis_dtype(values), self._shared(offsets))
-        raise ExpressionError(f"branch {name} has type {ak.type(content)}: not one value per "
-                              "event or one list of numbers per event")
+        raise ExpressionError(
+            f"branch {name} has type {ak.type(content)}: not one value per "
+            "event or one list of numbers per event"
+        )
 
 
 class NumpyKernel(KernelKinds):
@@ -289,7 +293,9 @@ class NumpyKernel(KernelKinds):
 
     def record(self, names: Sequence[str], field: Callable[[str], Column], present) -> Record:
         """A four-vector per event whose fields ``field(name)`` computes when first used."""
-        return Record(functools.cache(lambda name: field(name).values), tuple(names), None, present, True)
+        return Record(
+            functools.cache(lambda name: field(name).values), tuple(names), None, present, True
+        )
 
     def nth(self, value: Objects | Column, index: int) -> Record | Column:
         if isinstance(value, Objects):
@@ -383,7 +389,9 @@ class NumpyKernel(KernelKinds):
     def branches(self, chunk: ak.Array) -> Callable[[str], Column]:
         return ChunkBranches(chunk)
 
-    def collection(self, offsets_of: Callable[[str], Column], name: str, fields: Sequence[str]) -> Objects:
+    def collection(
+        self, offsets_of: Callable[[str], Column], name: str, fields: Sequence[str]
+    ) -> Objects:
         """The ``name_*`` branches as one collection; each branch is read when first used."""
         offsets = offsets_of(f"{name}_{fields[0]}").offsets
 
@@ -406,12 +414,16 @@ class NumpyKernel(KernelKinds):
         array = ak.Array(layout)
         if array.ndim == 2 and not ak.is_none(array, axis=1).any() and not ak.is_none(array).any():
             counts = ak.to_numpy(ak.num(array, axis=1))
-            return Column(as_analysis_dtype(ak.to_numpy(ak.flatten(array))), offsets_from_counts(counts))
+            return Column(
+                as_analysis_dtype(ak.to_numpy(ak.flatten(array))), offsets_from_counts(counts)
+            )
         if array.ndim == 1:
             present = ~ak.to_numpy(ak.is_none(array))
             values = ak.to_numpy(ak.fill_none(array, 0))
             return Column(as_analysis_dtype(values), None, None if present.all() else present)
-        raise ExpressionError(f"{where}: returned {ak.type(array)}, not one value per event or a list per event")
+        raise ExpressionError(
+            f"{where}: returned {ak.type(array)}, not one value per event or a list per event"
+        )
 
     def to_awkward(self, value: Any) -> Any:
         """A value as an awkward array (for a hook's ``resolve``, and the tests); collections
@@ -431,7 +443,9 @@ class NumpyKernel(KernelKinds):
             return array if value.present is None else ak.mask(array, value.present)
         counts = np.diff(value.offsets)
         array = ak.unflatten(value.values, counts)
-        return array if value.present is None else ak.mask(array, ak.unflatten(value.present, counts))
+        return (
+            array if value.present is None else ak.mask(array, ak.unflatten(value.present, counts))
+        )
 
     # ------------------------------------------------------------ results
     def event_values(self, column: Any) -> np.ndarray:
@@ -443,7 +457,9 @@ class NumpyKernel(KernelKinds):
             return np.full(n_events, bool(value))
         return value.mask()
 
-    def histogram_values(self, value: Any, in_event: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def histogram_values(
+        self, value: Any, in_event: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """The values to histogram of the events where ``in_event`` is true (missing ones left
         out, per-object values flattened), and the event of each (None: one value for every
         such event, in order)."""
@@ -469,7 +485,9 @@ class NumpyKernel(KernelKinds):
 def _full(values: Any, length: int) -> Any:
     """An array of ``length`` from a result that may be a scalar (all operands scalar but
     one broadcast) or None."""
-    if values is None or (isinstance(values, np.ndarray) and values.ndim == 1 and len(values) == length):
+    if values is None or (
+        isinstance(values, np.ndarray) and values.ndim == 1 and len(values) == length
+    ):
         return values
     return np.full(length, values)
 
@@ -481,7 +499,9 @@ def _python_scalars(result: Any, outputs: int) -> Any:
     return scalar(result) if outputs == 1 else tuple(scalar(r) for r in result)
 
 
-def _reduceat(ufunc, values: np.ndarray, offsets: np.ndarray, counts: np.ndarray, empty) -> np.ndarray:
+def _reduceat(
+    ufunc, values: np.ndarray, offsets: np.ndarray, counts: np.ndarray, empty
+) -> np.ndarray:
     """``ufunc`` over each event's objects left to right; ``empty`` where there are none."""
     result = np.full(len(counts), empty, dtype=values.dtype)
     nonempty = counts > 0

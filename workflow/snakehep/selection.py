@@ -132,7 +132,9 @@ def plan_branches(
     """
     available = set(available)
     expressions = [*selection.expressions(), *extra]
-    identifiers = set().union(*(e.names | e.attributes for e in expressions)) if expressions else set()
+    identifiers = (
+        set().union(*(e.names | e.attributes for e in expressions)) if expressions else set()
+    )
     named = set().union(*(e.names for e in expressions)) if expressions else set()
     collections_needed = {n for n in named if _has_collection(n, available)}
     for definition in selection.objects.values():
@@ -140,9 +142,7 @@ def plan_branches(
         if _has_collection(root, available):
             collections_needed.add(root)
     collections = {
-        c: tuple(
-            sorted(f for f in identifiers | set(FOUR_MOMENTUM) if f"{c}_{f}" in available)
-        )
+        c: tuple(sorted(f for f in identifiers | set(FOUR_MOMENTUM) if f"{c}_{f}" in available))
         for c in sorted(collections_needed)
     }
     branches = {f"{c}_{f}" for c, fields in collections.items() for f in fields}
@@ -186,14 +186,23 @@ class Scope:
         self.chunk = chunk
         self.parent = parent
         self._kept = None if keep is None else np.flatnonzero(keep)  # positions in the parent
-        self.rows = np.arange(n_events) if parent is None else parent.rows[self._kept]  # in the chunk
+        self.rows = (
+            np.arange(n_events) if parent is None else parent.rows[self._kept]
+        )  # in the chunk
         self._subsets: dict[int, tuple[Scope, Any]] = {}  # of ancestors' events
         self._cache: dict[tuple[str, str], Any] = {}
         self._resolving: set[str] = set()
 
     @classmethod
-    def of_chunk(cls, selection: Selection, plan: BranchPlan, kernel: Kernel, chunk: ak.Array,
-                 *, branches: Callable[[str], Any] | None = None) -> Scope:
+    def of_chunk(
+        cls,
+        selection: Selection,
+        plan: BranchPlan,
+        kernel: Kernel,
+        chunk: ak.Array,
+        *,
+        branches: Callable[[str], Any] | None = None,
+    ) -> Scope:
         """The scope of every event of a chunk (``branches``: e.g. shifted ones)."""
         branches = branches or kernel.branches(chunk)
         return cls(selection, plan, kernel, branches, len(chunk), chunk=chunk)
@@ -205,8 +214,15 @@ class Scope:
         """The scope of the events where ``keep`` is true."""
         if keep.all():
             return self
-        return Scope(self.selection, self.plan, self.kernel, self._branches, int(keep.sum()),
-                     parent=self, keep=keep)
+        return Scope(
+            self.selection,
+            self.plan,
+            self.kernel,
+            self._branches,
+            int(keep.sum()),
+            parent=self,
+            keep=keep,
+        )
 
     def _lookup(self, key: tuple[str, str]) -> Any:
         """The value cached here, or taken (in one step) from the nearest ancestor that has it."""
@@ -290,8 +306,11 @@ class Scope:
             )
         for stage in () if definition.where is None else _stages(definition):
             keep = self.evaluate_in(base, stage, as_collection=definition.collection)
-            if not (self.kernel.is_per_object(keep) and keep.kind == "b"
-                    and self.kernel.one_per_object(base, keep)):
+            if not (
+                self.kernel.is_per_object(keep)
+                and keep.kind == "b"
+                and self.kernel.one_per_object(base, keep)
+            ):
                 raise ExpressionError(
                     f"{stage.where}: expression {stage.text!r}: must give one boolean per "
                     f"{definition.collection} object"
@@ -318,7 +337,9 @@ class Scope:
     def evaluate(self, expression: Expression) -> Any:
         return expression.evaluate(self.resolve, self.kernel)
 
-    def evaluate_in(self, objects: Any, expression: Expression, *, as_collection: str | None = None) -> Any:
+    def evaluate_in(
+        self, objects: Any, expression: Expression, *, as_collection: str | None = None
+    ) -> Any:
         """Evaluate with the fields of ``objects`` visible as bare names (object context);
         ``as_collection`` names ``objects`` too."""
         fields = set(self.kernel.field_names(objects))
@@ -380,7 +401,9 @@ def select(
             on_cut(name, scope)
     if not selection.regions:
         return scope, {IMPLICIT_REGION: np.ones(scope.n_events, dtype=bool)}
-    regions = {name: event_mask(scope, expression) for name, expression in selection.regions.items()}
+    regions = {
+        name: event_mask(scope, expression) for name, expression in selection.regions.items()
+    }
     return scope, regions
 
 
@@ -390,7 +413,9 @@ def select_with_cutflow(
     """:func:`select`, and the chunk rows of the events after every step of the cutflow
     (``all``, each cut, each region)."""
     steps = {"all": scope.rows}
-    selected, regions = select(selection, scope, lambda name, alive: steps.update({name: alive.rows}))
+    selected, regions = select(
+        selection, scope, lambda name, alive: steps.update({name: alive.rows})
+    )
     for name, in_region in regions.items():
         steps[name] = selected.rows[in_region]
     return steps, selected, regions

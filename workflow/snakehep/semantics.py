@@ -72,7 +72,9 @@ class Kernel(Protocol):
 
     name: str
 
-    def elementwise(self, function: Callable, operands: Sequence[Any], *, outputs: int = 1) -> Any: ...
+    def elementwise(
+        self, function: Callable, operands: Sequence[Any], *, outputs: int = 1
+    ) -> Any: ...
     def is_column(self, value: Any) -> bool: ...
     def is_objects(self, value: Any) -> bool: ...
     def is_record(self, value: Any) -> bool: ...
@@ -108,8 +110,13 @@ def kind(kernel: Kernel, value: Any) -> str:
 
 
 def _describe(kind_: str) -> str:
-    return {"b": "a boolean", "i": "an integer", "f": "a number", "collection": "a collection",
-            "record": "an object"}[kind_]
+    return {
+        "b": "a boolean",
+        "i": "an integer",
+        "f": "a number",
+        "collection": "a collection",
+        "record": "an object",
+    }[kind_]
 
 
 def require(kernel: Kernel, value: Any, allowed: str, what: str) -> str:
@@ -170,8 +177,12 @@ _ARITHMETIC = {
 }
 _BITWISE = {"&": np.bitwise_and, "|": np.bitwise_or, "^": np.bitwise_xor}
 _COMPARISON = {
-    "==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
-    ">": np.greater, ">=": np.greater_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
 }
 
 
@@ -182,7 +193,9 @@ def binary(kernel: Kernel, operator: str, left: Any, right: Any) -> Any:
         require(kernel, left, "bif", f"'{operator}'")
         require(kernel, right, "bif", f"'{operator}'")
         return apply(kernel, _ARITHMETIC[operator], left, right)
-    kinds = require(kernel, left, "bi", f"'{operator}'") + require(kernel, right, "bi", f"'{operator}'")
+    kinds = require(kernel, left, "bi", f"'{operator}'") + require(
+        kernel, right, "bi", f"'{operator}'"
+    )
     function = _BITWISE[operator]
     if kinds in ("bi", "ib"):
         return apply(kernel, lambda a, b: function(_number(a), _number(b)), left, right)
@@ -297,14 +310,18 @@ def where(kernel: Kernel, condition: Any, if_true: Any, if_false: Any) -> Any:
 
 def count(kernel: Kernel, value: Any) -> Any:
     if not (kernel.is_objects(value) or kernel.is_per_object(value)):
-        raise ExpressionError(f"count() needs a collection or values per object, got {_describe(kind(kernel, value))}")
+        raise ExpressionError(
+            f"count() needs a collection or values per object, got {_describe(kind(kernel, value))}"
+        )
     return kernel.count(value)
 
 
 def _reduction(name: str, allowed: str) -> Callable:
     def function(kernel: Kernel, value: Any) -> Any:
         if not kernel.is_per_object(value):
-            raise ExpressionError(f"{name}() needs values per object, got {_describe(kind(kernel, value))}")
+            raise ExpressionError(
+                f"{name}() needs values per object, got {_describe(kind(kernel, value))}"
+            )
         found = require(kernel, value, allowed, f"{name}()")
         if found == "b" and name != "any" and name != "all":
             value = apply(kernel, _number, value)
@@ -315,7 +332,9 @@ def _reduction(name: str, allowed: str) -> Callable:
 
 def _four_vector(kernel: Kernel, value: Any, what: str) -> None:
     if not ((kernel.is_objects(value) or kernel.is_record(value)) and value.is_vector):
-        raise ExpressionError(f"{what} needs four-vectors (pt, eta, phi, mass), got {_describe(kind(kernel, value))}")
+        raise ExpressionError(
+            f"{what} needs four-vectors (pt, eta, phi, mass), got {_describe(kind(kernel, value))}"
+        )
 
 
 def coordinates(kernel: Kernel, value: Any) -> list[Any]:
@@ -338,7 +357,15 @@ def delta_r_formula(rho1, phi1, eta1, rho2, phi2, eta2):
     """ΔR with vector's formula (the one its awkward and numpy backends use)."""
     with np.errstate(all="ignore"):
         if _DELTA_R is not None:
-            return _DELTA_R(np, _float(rho1), _float(phi1), _float(eta1), _float(rho2), _float(phi2), _float(eta2))
+            return _DELTA_R(
+                np,
+                _float(rho1),
+                _float(phi1),
+                _float(eta1),
+                _float(rho2),
+                _float(phi2),
+                _float(eta2),
+            )
         first = vector.array({"rho": rho1, "phi": phi1, "eta": eta1})  # pragma: no cover
         return np.asarray(first.deltaR(vector.array({"rho": rho2, "phi": phi2, "eta": eta2})))
 
@@ -353,14 +380,29 @@ def delta_phi_formula(rho1, phi1, eta1, rho2, phi2, eta2):
 def _min_delta_r(kernel: Kernel, objects: Any, others: Any) -> Any:
     for value in (objects, others):
         if not (kernel.is_objects(value) and value.is_vector):
-            raise ExpressionError(f"min_delta_r() needs two collections of four-vectors, got {_describe(kind(kernel, value))}")
+            found = _describe(kind(kernel, value))
+            raise ExpressionError(f"min_delta_r() needs two collections of four-vectors, got {found}")
     return kernel.min_delta_r(objects, others)
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "abs": _absolute,
-    **{name: _float_function(getattr(np, name))
-       for name in ("sqrt", "exp", "log", "log10", "sin", "cos", "tan", "sinh", "cosh", "tanh", "arctan2")},
+    **{
+        name: _float_function(getattr(np, name))
+        for name in (
+            "sqrt",
+            "exp",
+            "log",
+            "log10",
+            "sin",
+            "cos",
+            "tan",
+            "sinh",
+            "cosh",
+            "tanh",
+            "arctan2",
+        )
+    },
     "minimum": _extremum(np.fmin, "minimum"),
     "maximum": _extremum(np.fmax, "maximum"),
     "where": where,
@@ -374,8 +416,15 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "delta_phi": _delta("delta_phi"),
     "min_delta_r": _min_delta_r,
 }
-ARITY = {"arctan2": 2, "minimum": 2, "maximum": 2, "where": 3, "delta_r": 2, "delta_phi": 2,
-         "min_delta_r": 2}
+ARITY = {
+    "arctan2": 2,
+    "minimum": 2,
+    "maximum": 2,
+    "where": 3,
+    "delta_r": 2,
+    "delta_phi": 2,
+    "min_delta_r": 2,
+}
 
 
 # ---------------------------------------------------------------- objects and four-vectors
@@ -393,8 +442,14 @@ def attribute(kernel: Kernel, value: Any, name: str) -> Any:
 
 
 def vector_property(name: str, pt, phi, eta, mass):
-    momenta = vector.array({"pt": np.atleast_1d(pt), "phi": np.atleast_1d(phi), "eta": np.atleast_1d(eta),
-                            "mass": np.atleast_1d(mass)})
+    momenta = vector.array(
+        {
+            "pt": np.atleast_1d(pt),
+            "phi": np.atleast_1d(phi),
+            "eta": np.atleast_1d(eta),
+            "mass": np.atleast_1d(mass),
+        }
+    )
     with np.errstate(all="ignore"):
         return np.asarray(getattr(momenta, name), dtype=np.float64)
 
@@ -405,7 +460,9 @@ def _cartesian_sum(values, sign: float):
     px = pt1 * np.cos(phi1) + sign * (pt2 * np.cos(phi2))
     py = pt1 * np.sin(phi1) + sign * (pt2 * np.sin(phi2))
     pz = pt1 * np.sinh(eta1) + sign * (pt2 * np.sinh(eta2))
-    energy = np.sqrt((pt1 * np.cosh(eta1)) ** 2 + m1 * m1) + sign * np.sqrt((pt2 * np.cosh(eta2)) ** 2 + m2 * m2)
+    energy = np.sqrt((pt1 * np.cosh(eta1)) ** 2 + m1 * m1) + sign * np.sqrt(
+        (pt2 * np.cosh(eta2)) ** 2 + m2 * m2
+    )
     return px, py, pz, energy
 
 
@@ -446,7 +503,8 @@ def four_vector_sum(kernel: Kernel, left: Any, right: Any, *, subtract: bool = F
     def cartesian():
         return kernel.elementwise(
             lambda values, presents: (_cartesian_sum(values, sign), _all_present(presents)),
-            operands, outputs=4,
+            operands,
+            outputs=4,
         )
 
     def coordinate(name: str) -> Any:
@@ -462,5 +520,6 @@ def index(kernel: Kernel, value: Any, position: int) -> Any:
     """``value[position]``: the position-th object (or value) of each event, missing where the
     event has fewer."""
     if not (kernel.is_objects(value) or kernel.is_per_object(value)):
-        raise ExpressionError(f"indexing needs a collection or values per object, got {_describe(kind(kernel, value))}")
+        found = _describe(kind(kernel, value))
+        raise ExpressionError(f"indexing needs a collection or values per object, got {found}")
     return kernel.nth(value, position)

@@ -45,13 +45,17 @@ class ScaleFactor:
                 f"{self.variable.where}: expression {self.variable.text!r}: must give one "
                 f"number per object of {self.object}"
             )
+
         def lookup(values, presents):
             factors = tuple(self.per_object(values[0], keys).values())
             return (factors if len(keys) > 1 else factors[0]), presents[0]
 
         factors = kernel.elementwise(lookup, [variable], outputs=len(keys))
         factors = factors if len(keys) > 1 else (factors,)
-        return {key: kernel.event_values(kernel.reduce("prod", factor)) for key, factor in zip(keys, factors)}
+        return {
+            key: kernel.event_values(kernel.reduce("prod", factor))
+            for key, factor in zip(keys, factors)
+        }
 
     def per_object(
         self, variable: np.ndarray, keys: tuple[str, ...] = (NOMINAL, *DIRECTIONS)
@@ -81,7 +85,9 @@ class ShapeVariation:
     def factor(self, direction: str) -> float:
         return 1.0 + self.relative if direction == "up" else 1.0 - self.relative
 
-    def shifted(self, branches: Callable[[str], Any], kernel: Kernel, direction: str) -> Callable[[str], Any]:
+    def shifted(
+        self, branches: Callable[[str], Any], kernel: Kernel, direction: str
+    ) -> Callable[[str], Any]:
         """The branches of a chunk with this one scaled."""
         factor = self.factor(direction)
 
