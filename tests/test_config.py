@@ -80,3 +80,9 @@ def test_load_config_names_the_file(tmp_path, analysis_config):
     (tmp_path / "broken.yaml").write_text("samples: [unclosed")
     with pytest.raises(ConfigError, match="broken.yaml: not valid YAML"):
         load_config(tmp_path / "broken.yaml")
+
+
+def test_process_without_samples_is_an_error_naming_it(analysis_config):
+    analysis_config["samples"].pop("diboson")
+    with pytest.raises(ConfigError, match=r"processes.diboson: no sample has this process"):
+        validate(analysis_config)

@@ -1,6 +1,7 @@
 """Per-file processing: normalisation, chunking, and the cutflow on real CMS NanoAOD files
 checked against an independent event-by-event count."""
 
+import copy
 import math
 
 import awkward as ak
@@ -125,6 +126,30 @@ def test_missing_branch_names_file_and_sample(default_config, nanoaod_files):
     sample = Sample("ttbar", "ttbar", "background", ("x",), xsec=1.0)
     with pytest.raises(InputFileError, match=r"sample ttbar: .*nano_tt_v12.root lacks branch\(es\) HLT_Mu50"):
         process_file(compile_analysis(default_config), sample, str(nanoaod_files["nano_tt_v12.root"]))
+
+
+def test_missing_field_of_an_object_is_named_as_the_branch(analysis_config, nanoaod_files):
+    analysis_config["selection"] = copy.deepcopy(LOOSE_SELECTION)
+    analysis_config["selection"]["objects"]["muons"]["where"] = "pt > pt_min and fancyId == 1"
+    sample = Sample("dy", "dy", "background", ("x",), xsec=1.0)
+    with pytest.raises(InputFileError, match=r"sample dy: .*nano_dy.root lacks branch\(es\) Muon_fancyId needed"):
+        process_file(compile_analysis(analysis_config), sample, str(nanoaod_files["nano_dy.root"]))
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_non_finite_generator_weight_names_file_and_entry(analysis_config, tmp_path, bad):
+    path = tmp_path / "weights.root"
+    weights = np.ones(12)
+    weights[7] = bad
+    with uproot.recreate(path) as output:
+        tree = output.mktree("Events", {"genWeight": np.float32, "MET_pt": np.float32})
+        tree.extend({"genWeight": weights.astype(np.float32), "MET_pt": np.full(12, 30.0, np.float32)})
+    analysis_config["selection"] = {"step_size": 5, "cuts": [{"name": "met", "expr": "MET_pt > 20"}]}
+    analysis_config["scale_factors"], analysis_config["variations"] = {}, {}
+    analysis_config["histograms"] = {"met": {"expr": "MET_pt", "label": "x", "bins": 2, "start": 0, "stop": 40}}
+    sample = Sample("dy", "dy", "background", ("x",), xsec=1.0)
+    with pytest.raises(InputFileError, match=rf"sample dy: .*weights.root: genWeight is {bad} at entry 7"):
+        process_file(compile_analysis(analysis_config), sample, str(path))
 
 
 def test_missing_and_corrupt_files_are_named(default_config, tmp_path):

@@ -40,6 +40,8 @@ def analysis_config(grid, inputs: dict[str, list[str]], **rucio) -> dict:
     config = copy.deepcopy(grid.demo_config)
     config["samples"] = {name: {**config["samples"][name], "inputs": entries}
                          for name, entries in inputs.items()}
+    used = {sample["process"] for sample in config["samples"].values()}
+    config["processes"] = {name: p for name, p in config["processes"].items() if name in used}
     config["demo"]["mass_ranges"] = {k: v for k, v in config["demo"]["mass_ranges"].items() if k in inputs}
     config["demo"]["inject_signal"] = None
     config.pop("inference", None)

@@ -75,6 +75,10 @@ def check_references(analysis: Mapping[str, Any]) -> None:
             problems.append(f"{key}.xsec: simulated samples need a cross section in pb")
         if process["kind"] == "signal" and "mass" not in sample:
             problems.append(f"{key}.mass: signal samples need a mass in GeV")
+    used = {sample["process"] for sample in analysis["samples"].values()}
+    for name in processes:
+        if name not in used:
+            problems.append(f"processes.{name}: no sample has this process (add one, or remove it)")
     problems += _check_histograms(analysis["histograms"])
     problems += _check_systematics(analysis)
     problems += _check_inference(analysis)

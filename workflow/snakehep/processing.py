@@ -31,6 +31,7 @@ from snakehep.kernel_numpy import NUMPY
 from snakehep.samples import Sample
 from snakehep.selection import (
     BranchPlan,
+    root_collection,
     Scope,
     Selection,
     compile_selection,
@@ -140,6 +141,8 @@ def process_file(
     n_events = 0
     kernel = kernel or analysis.kernel
     for chunk in tree.iterate(plan.branches, step_size=step_size or analysis.step_size, library="ak"):
+        if is_simulation:
+            _check_generator_weights(chunk, sample, path, first_entry=n_events)
         n_events += len(chunk)
         try:
             weight = _process_chunk(analysis, kernel, chunk, plan, filler, cutflow, is_simulation)
@@ -217,25 +220,40 @@ def _plan_branches(analysis: Analysis, sample: Sample, path: str, available: set
 def _unresolved_names(analysis: Analysis, plan: BranchPlan, available: set[str]) -> set[str]:
     """Names no definition, collection or branch provides (absent branches, or typos).
 
-    Inside object selections and scale-factor variables the collection's fields are names too;
-    a hook may define anything, so with a hook nothing is reported here.
+    Inside object selections and scale-factor variables the collection's fields are names too:
+    a missing one is reported as the branch the file lacks (``Muon_highPtId``). A hook may
+    define anything, so with a hook nothing is reported here.
     """
     selection = analysis.selection
     if selection.hook is not None:
         return set()
     known = set(selection.parameters) | set(selection.objects) | set(selection.quantities)
     known |= set(plan.collections) | available
-    fields = {branch.partition("_")[2] for branch in available if "_" in branch}
     unresolved = set()
-    object_context = [o.where for o in selection.objects.values() if o.where is not None]
-    object_context += [f.variable for f in analysis.scale_factors.values()]
-    for expression in object_context:
-        unresolved |= expression.names - known - fields
+    object_context = [
+        (o.collection, o.where) for o in selection.objects.values() if o.where is not None
+    ]
+    object_context += [(f.object, f.variable) for f in analysis.scale_factors.values()]
+    for objects, expression in object_context:
+        collection = root_collection(selection, objects)
+        fields = {b[len(collection) + 1 :] for b in available if b.startswith(f"{collection}_")}
+        unresolved |= {f"{collection}_{name}" for name in expression.names - known - fields}
     others = [*selection.quantities.values(), *(e for _, e in selection.cuts)]
     others += [*selection.regions.values(), *(o.expression for o in analysis.observables.values())]
     for expression in others:
         unresolved |= expression.names - known
     return unresolved
+
+
+def _check_generator_weights(chunk: ak.Array, sample: Sample, path: str, *, first_entry: int) -> None:
+    """NaN or infinite generator weights would make every sum NaN: refuse the file."""
+    weights = ak.to_numpy(chunk[GENERATOR_WEIGHT])
+    bad = np.flatnonzero(~np.isfinite(weights))
+    if len(bad):
+        raise InputFileError(
+            f"sample {sample.name}: {path}: {GENERATOR_WEIGHT} is {weights[bad[0]]} at entry "
+            f"{first_entry + bad[0]} (and {len(bad) - 1} more entries of this chunk are not finite)"
+        )
 
 
 def _sum_genweights(runs, path: str) -> float:

@@ -138,7 +138,7 @@ def plan_branches(
     named = set().union(*(e.names for e in expressions)) if expressions else set()
     collections_needed = {n for n in named if _has_collection(n, available)}
     for definition in selection.objects.values():
-        root = _root_collection(selection, definition.collection)
+        root = root_collection(selection, definition.collection)
         if _has_collection(root, available):
             collections_needed.add(root)
     collections = {
@@ -156,7 +156,8 @@ def _has_collection(name: str, available: set[str]) -> bool:
     return any(branch.startswith(f"{name}_") for branch in available) and name not in available
 
 
-def _root_collection(selection: Selection, collection: str) -> str:
+def root_collection(selection: Selection, collection: str) -> str:
+    """The NanoAOD collection an object (or a collection) is selected from."""
     seen = set()
     while collection in selection.objects and collection not in seen:
         seen.add(collection)
