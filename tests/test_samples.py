@@ -14,7 +14,15 @@ def test_globs_expand_in_order_and_plain_paths_are_kept(tmp_path, analysis_confi
 
 def test_a_pattern_matching_nothing_names_the_sample(tmp_path, analysis_config):
     analysis_config["samples"]["ttbar"]["inputs"] = [str(tmp_path / "*.root")]
-    with pytest.raises(ConfigError, match="samples.ttbar.inputs: no file matches"):
+    with pytest.raises(ConfigError, match=r"samples.ttbar.inputs\[0\]: .*\*.root' matches no file"):
+        load_samples(analysis_config)
+
+
+def test_one_pattern_matching_nothing_is_an_error_even_beside_others(tmp_path, analysis_config):
+    """Running on the files of the other patterns would silently lose data."""
+    (tmp_path / "a.root").touch()
+    analysis_config["samples"]["ttbar"]["inputs"] = [str(tmp_path / "a.root"), str(tmp_path / "b*.root")]
+    with pytest.raises(ConfigError, match=r"samples.ttbar.inputs\[1\]: .*b\*.root' matches no file"):
         load_samples(analysis_config)
 
 

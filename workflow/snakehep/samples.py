@@ -58,10 +58,7 @@ def expand_inputs(patterns: list[str]) -> tuple[str, ...]:
     paths: list[str] = []
     for pattern in patterns:
         if glob.has_magic(pattern):
-            matches = sorted(glob.glob(pattern))
-            if not matches:
-                log.warning("input pattern %s matches no file", pattern)
-            paths += matches
+            paths += sorted(glob.glob(pattern))
         else:
             paths.append(pattern)
     return tuple(paths)
@@ -99,7 +96,10 @@ def resolve_inputs(name: str, entries: list[str], settings: fetch.GridSettings, 
                     locations.append(target.path)
                     downloads.append(target)
         else:
-            locations += expand_inputs([entry])
+            matches = expand_inputs([entry])
+            if not matches:  # running on the other patterns' files would silently lose data
+                raise ConfigError(f"samples.{name}.inputs[{index}]: {entry!r} matches no file")
+            locations += matches
     if not locations:
         raise ConfigError(f"samples.{name}.inputs: no file matches {', '.join(entries)}")
     return ResolvedInputs(tuple(locations), tuple(downloads))
