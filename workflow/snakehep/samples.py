@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import glob
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from snakehep import fetch
 from snakehep.errors import ConfigError, InputFileError
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
