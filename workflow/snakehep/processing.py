@@ -208,7 +208,8 @@ def _plan_branches(analysis: Analysis, sample: Sample, path: str, available: set
     if not sample.is_data:
         branches.add(GENERATOR_WEIGHT)
         branches |= {shape.branch for shape in analysis.shape_variations.values()}
-    missing = sorted((branches - available) | _unresolved_names(analysis, plan, available))
+    unresolved = _unresolved_names(analysis, plan, available, weighted=not sample.is_data)
+    missing = sorted((branches - available) | unresolved)
     if missing:
         raise InputFileError(
             f"sample {sample.name}: {path} lacks branch(es) {', '.join(missing)} "
@@ -217,12 +218,15 @@ def _plan_branches(analysis: Analysis, sample: Sample, path: str, available: set
     return BranchPlan(tuple(sorted(branches)), plan.collections)
 
 
-def _unresolved_names(analysis: Analysis, plan: BranchPlan, available: set[str]) -> set[str]:
+def _unresolved_names(
+    analysis: Analysis, plan: BranchPlan, available: set[str], *, weighted: bool
+) -> set[str]:
     """Names no definition, collection or branch provides (absent branches, or typos).
 
     Inside object selections and scale-factor variables the collection's fields are names too:
     a missing one is reported as the branch the file lacks (``Muon_highPtId``). A hook may
-    define anything, so with a hook nothing is reported here.
+    define anything, so with a hook nothing is reported here. Scale factors are checked only
+    for simulation (``weighted``): data is not weighted.
     """
     selection = analysis.selection
     if selection.hook is not None:
@@ -233,7 +237,8 @@ def _unresolved_names(analysis: Analysis, plan: BranchPlan, available: set[str])
     object_context = [
         (o.collection, o.where) for o in selection.objects.values() if o.where is not None
     ]
-    object_context += [(f.object, f.variable) for f in analysis.scale_factors.values()]
+    if weighted:
+        object_context += [(f.object, f.variable) for f in analysis.scale_factors.values()]
     for objects, expression in object_context:
         collection = root_collection(selection, objects)
         fields = {b[len(collection) + 1 :] for b in available if b.startswith(f"{collection}_")}
