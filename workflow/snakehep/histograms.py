@@ -51,7 +51,7 @@ def compile_observables(analysis: Mapping[str, Any]) -> dict[str, Observable]:
             name=name,
             expression=Expression(spec["expr"], where=f"histograms.{name}.expr"),
             edges=edges,
-            label=spec["label"],
+            label=spec.get("label", name),  # the selection jobs are not given the labels
             log_y=spec.get("log_y", False),
         )
     return observables
