@@ -174,3 +174,27 @@ def test_a_merge_holds_one_input_at_a_time(demo_files, analysis_config, tmp_path
     random.seed(1)
     stages.merge_partials(sample=sample.name, inputs=paths, output=tmp_path / "m.npz")
     assert peak[0] <= 2  # the running total and the input being added
+
+
+@pytest.mark.parametrize("sample", ["data", "dy_m120to400", "zprime_1000"])
+def test_demo_files_from_their_settings_alone_equal_those_from_the_whole_config(
+    default_config, tmp_path, sample
+):
+    """The demo rule is given only generation_settings(); the file must be the same."""
+    import uproot
+
+    from snakehep.demo import generation_settings
+
+    config = json.loads(json.dumps(default_config))
+    config["demo"]["events_per_file"] = 300
+    config["luminosity"] = 50.0
+    settings = generation_settings(config, sample)
+    assert settings == generation_settings(json.loads(json.dumps(config)), sample)
+    assert "xsec" not in json.dumps(settings) or sample == "data"
+    generate_sample_part(config, sample=sample, part=0, output=tmp_path / "full.root")
+    generate_sample_part(settings, sample=sample, part=0, output=tmp_path / "reduced.root")
+    with uproot.open(tmp_path / "full.root") as full, uproot.open(tmp_path / "reduced.root") as reduced:
+        a, b = full["Events"].arrays(library="np"), reduced["Events"].arrays(library="np")
+        assert a.keys() == b.keys() and len(a["event"]) > 0
+        for name in a:
+            assert all(np.array_equal(x, y) for x, y in zip(a[name], b[name])), name

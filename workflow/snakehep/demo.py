@@ -901,7 +901,7 @@ def generation_settings(analysis: Mapping, sample: str) -> dict:
         reduced["samples"][sample]["inputs"] = list(samples[sample].get("inputs") or [])
     processes = analysis.get("processes") or {}
     used = {reduced["samples"][n]["process"] for n in names}
-    reduced["processes"] = {p: {"kind": processes[p]["kind"]} for p in used}
+    reduced["processes"] = {p: {"kind": processes[p]["kind"]} for p in sorted(used)}
     return reduced
 
 
