@@ -13,7 +13,6 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from snakehep.batch import BatchSettings, plan
 from snakehep.config import check_references
-from snakehep.demo import generation_settings
 from snakehep.fetch import is_remote
 from snakehep.samples import load_samples
 
@@ -71,6 +70,10 @@ SELECTION_SETTINGS = {
 
 
 def demo_settings(wildcards):
+    from snakehep.demo import (
+        generation_settings,
+    )  # imports uproot: only when a demo job exists
+
     return generation_settings(config, wildcards.sample)
 
 
