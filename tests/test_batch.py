@@ -138,6 +138,7 @@ def test_data_sample_and_a_foreign_partial_result(demo_files, analysis_config, t
     stages.select_group(analysis_config, sample=sample, inputs=[data], output=tmp_path / "d.npz")
     partial = Partial.read(tmp_path / "d.npz")
     assert partial.sample == "data" and partial.n_files == 1 and partial.raw[0] > 0
+    assert partial.inputs == [data]
     assert {key[2] for key in partial.histograms} == {"nominal"}
     with pytest.raises(InputFileError, match="holds sample data, expected ttbar"):
         stages.merge_partials(sample="ttbar", inputs=[tmp_path / "d.npz"], output=tmp_path / "x.npz")

@@ -108,6 +108,7 @@ class Partial:
     sum_genweights: Exact = field(default_factory=lambda: Exact(1))
     n_events: int = 0
     n_files: int = 0
+    inputs: list[str] = field(default_factory=list)  # the files of a selection job (not merges)
 
     def __post_init__(self) -> None:
         if not self.raw:
@@ -154,6 +155,7 @@ class Partial:
         self.sum_genweights.add(np.array([float(sum_genweights)]))
         self.n_events += int(n_events)
         self.n_files += 1
+        self.inputs.append(source)
 
     def add_partial(self, other: Partial, *, source: str) -> None:
         """Add another partial result exactly."""
@@ -170,6 +172,7 @@ class Partial:
         self.sum_genweights.add(other.sum_genweights.array())
         self.n_events += other.n_events
         self.n_files += other.n_files
+        self.inputs = []  # a merge lists no files (there may be thousands)
 
     # ------------------------------------------------------------------------------ results
 
@@ -203,6 +206,7 @@ class Partial:
             "raw": self.raw,
             "n_events": self.n_events,
             "n_files": self.n_files,
+            "inputs": self.inputs,
             "histograms": [
                 {"key": list(key), "entries": self.histograms[key].entries} for key in keys
             ],
@@ -232,6 +236,7 @@ class Partial:
                 partial.raw = [int(x) for x in header["raw"]]
                 partial.n_events = int(header["n_events"])
                 partial.n_files = int(header["n_files"])
+                partial.inputs = list(header.get("inputs", []))
                 partial.weighted.add(data["weighted"])
                 partial.sum_genweights.add(data["sum_genweights"])
                 for i, entry in enumerate(header["histograms"]):
