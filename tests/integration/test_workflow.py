@@ -213,3 +213,12 @@ def test_a_cut_reruns_the_selections_but_no_demo_generation(workflow_run):
     assert counts["select"] == len(config["samples"])  # one group per sample in the demo
     assert counts["merge_sample"] == len(config["samples"])
     assert "demo_sample" not in counts
+
+
+def test_a_background_cross_section_also_regenerates_the_demo_pseudo_data(workflow_run):
+    """The demo's pseudo-data are drawn from the backgrounds' cross sections: that file (and
+    its selection) is made again, no other demo file and no other selection."""
+    workdir, _ = workflow_run
+    counts = dry_run_after_edit(workdir, {"samples": {"ttbar": {"xsec": 9.0}}})
+    assert counts["demo_sample"] == 1 and counts["select"] == 1  # the data file
+    assert counts["merge_sample"] == 2  # ttbar (normalisation) and data

@@ -56,15 +56,16 @@ def section(*keys):
     return {key: config[key] for key in keys if key in config}
 
 
-# Selection: the cuts, objects and observables (expressions and binning, not labels), scale
-# factors and variations. Nothing of the samples' normalisation.
+# Selection: the cuts, objects and observables (expressions and binning, not labels; sorted, as
+# their order changes no number), scale factors and variations. Nothing of the samples'
+# normalisation.
 SELECTION_SETTINGS = {
     **section("selection", "scale_factors", "variations"),
     "histograms": {
         name: {
             key: value for key, value in spec.items() if key not in ("label", "log_y")
         }
-        for name, spec in config["histograms"].items()
+        for name, spec in sorted(config["histograms"].items())  # order: irrelevant here
     },
 }
 
