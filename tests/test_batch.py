@@ -38,6 +38,14 @@ def test_ten_thousand_files_make_a_thousand_jobs_and_a_bounded_tree():
     assert plan.n_jobs == 1067
 
 
+def test_the_default_suits_a_batch_system(default_config):
+    """The schema's defaults (the shipped config sets none): 10,000 files, at most 1,000 jobs."""
+    settings = batch.BatchSettings.from_config(default_config)
+    assert settings == batch.BatchSettings()
+    plan = batch.plan_sample("s", [f"f{i}" for i in range(10_000)], settings)
+    assert len(plan.groups) == 500 <= 1000 and plan.level_sizes == (500, 32, 2)
+
+
 def test_small_samples_need_no_merge_job_and_settings_are_checked():
     plan = batch.plan_sample("s", ["a", "b", "c"], batch.BatchSettings())
     assert plan.level_sizes == (1,) and plan.top() == [batch.group_path("s", 0)]

@@ -20,7 +20,7 @@ from typing import Any
 
 from snakehep.errors import ConfigError
 
-DEFAULT_FILES_PER_JOB = 10
+DEFAULT_FILES_PER_JOB = 20  # 10,000 files: 500 jobs, each tens of minutes of NanoAOD
 DEFAULT_MERGE_FAN_IN = 16
 PARTIAL_DIRECTORY = "results/partial"
 
