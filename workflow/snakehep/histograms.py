@@ -241,13 +241,15 @@ def _th1(name: str, bins: Bins, *, title: str):
 def write_store(
     path: str | os.PathLike, store: HistogramStore, *, titles: Mapping[str, str] | None = None
 ) -> None:
-    """Write every histogram as a TH1D named by its key joined with ``/`` (atomically)."""
+    """Write every histogram as a TH1D named by its key joined with ``/`` (atomically), titled by
+    ``titles[observable]`` or else the observable's name."""
     titles = titles or {}
     with atomic_path(path) as temporary:
         with uproot.recreate(temporary) as output:
             for key, bins in sorted(store.items()):
                 observable = key[-2]
-                output["/".join(key)] = _th1(key[-1], bins, title=titles.get(observable, ""))
+                title = titles.get(observable, observable)
+                output["/".join(key)] = _th1(key[-1], bins, title=title)
 
 
 def read_store(path: str | os.PathLike) -> HistogramStore:

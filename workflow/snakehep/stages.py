@@ -24,10 +24,6 @@ log = logging.getLogger(__name__)
 PathLike = str | os.PathLike
 
 
-def _titles(analysis: Mapping[str, Any]) -> dict[str, str]:
-    return {name: spec["label"] for name, spec in analysis["histograms"].items()}
-
-
 def select_group(
     analysis: Mapping[str, Any],
     *,
