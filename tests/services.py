@@ -424,9 +424,11 @@ class SlurmCluster:
         return result.stdout.split()
 
     def allocated_job_ids(self) -> set[int]:
-        """Every job the controller has allocated since it started (from its log)."""
+        """Every job the controller has started since it started (from its log: by the main
+        scheduler or by backfill)."""
         text = (self.directory / "logs" / "slurmctld.log").read_text(errors="replace")
-        return {int(match) for match in re.findall(r"sched: Allocate JobId=(\d+)", text)}
+        pattern = r"(?:sched: Allocate|sched/backfill: _start_job: Started) JobId=(\d+)"
+        return {int(match) for match in re.findall(pattern, text)}
 
     def stop(self) -> None:
         jobs = []
