@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -290,3 +291,209 @@ class XRootDServer:
         self.processes.clear()
         if self.namespace.exists():
             subprocess.run(["umount", str(self.namespace)], capture_output=True)
+
+
+# --------------------------------------------------------------------------------------------- Slurm
+
+SLURM_CONF = Path("/etc/slurm/slurm.conf")
+SLURM_MARKER = "# written by snakehep's test fixture (tests/services.py); removed when it stops"
+MUNGE_SOCKET = Path("/run/munge/munge.socket.2")
+
+
+@dataclass
+class SlurmCluster:
+    """Debian's slurm-wlm as a single-node cluster on localhost: munged, slurmctld and slurmd run
+    in the foreground (no systemd, no cgroups), state and logs in ``directory``.
+
+    The config must be /etc/slurm/slurm.conf: snakemake's slurm jobstep plugin strips the
+    ``SLURM_*`` variables (``SLURM_CONF`` among them) before calling ``srun`` inside a job. The
+    fixture writes that file only if there is none, and removes it when it stops. No accounting
+    database: the status command is ``squeue`` (``MinJobAge`` keeps finished jobs visible to it).
+    """
+
+    directory: Path
+    cpus: int = 2
+    controller_port: int = field(default_factory=free_port)
+    node_port: int = field(default_factory=free_port)
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    wrote_config: bool = False
+
+    def start(self) -> None:
+        for tool in ("slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scancel", "munged"):
+            if shutil.which(tool) is None:
+                raise ServiceUnavailable(
+                    f"{tool} is not installed (.ci/run installs slurmctld slurmd slurm-client munge)"
+                )
+        if SLURM_CONF.exists() and SLURM_MARKER not in SLURM_CONF.read_text(errors="replace"):
+            raise ServiceUnavailable(f"{SLURM_CONF} exists and is not the test fixture's: "
+                                     "not touching a real cluster's configuration")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for sub in ("state", "spool", "logs"):
+            (self.directory / sub).mkdir(exist_ok=True)
+        self._start_munge()
+        SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
+        SLURM_CONF.write_text(self._config())
+        self.wrote_config = True
+        self._spawn("slurmctld", ["slurmctld", "-D", "-i"])
+        wait_until(lambda: self._run(["scontrol", "ping"]).returncode == 0, timeout=30,
+                   what="slurmctld")
+        self._spawn("slurmd", ["slurmd", "-D", "-N", "localhost"])
+        wait_until(lambda: self.node_state() == "idle", timeout=60, what="the Slurm node")
+
+    def _config(self) -> str:
+        memory = int(self._free_memory_mb() * 0.8)
+        d = self.directory
+        return textwrap.dedent(f"""\
+            {SLURM_MARKER}
+            ClusterName=snakehep-test
+            SlurmctldHost=localhost(127.0.0.1)
+            SlurmctldPort={self.controller_port}
+            SlurmdPort={self.node_port}
+            SlurmUser=root
+            AuthType=auth/munge
+            ProctrackType=proctrack/linuxproc
+            TaskPlugin=task/none
+            SelectType=select/cons_tres
+            SelectTypeParameters=CR_Core_Memory
+            JobAcctGatherType=jobacct_gather/none
+            AccountingStorageType=accounting_storage/none
+            MinJobAge=300
+            ReturnToService=2
+            StateSaveLocation={d / 'state'}
+            SlurmdSpoolDir={d / 'spool'}
+            SlurmctldPidFile={d / 'slurmctld.pid'}
+            SlurmdPidFile={d / 'slurmd.pid'}
+            SlurmctldLogFile={d / 'logs' / 'slurmctld.log'}
+            SlurmdLogFile={d / 'logs' / 'slurmd.log'}
+            SlurmctldDebug=info
+            NodeName=localhost NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={memory} State=UNKNOWN
+            PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+            """)
+
+    @staticmethod
+    def _free_memory_mb() -> int:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+        return 2048
+
+    def _start_munge(self) -> None:
+        if self._munge_answers():
+            return  # a munged already runs on this machine: use it, and leave it running
+        for path, mode in ((Path("/run/munge"), 0o755), (Path("/var/lib/munge"), 0o700),
+                           (Path("/var/log/munge"), 0o700)):
+            path.mkdir(parents=True, exist_ok=True)
+            shutil.chown(path, "munge", "munge")
+            path.chmod(mode)
+        self._spawn("munged", ["runuser", "-u", "munge", "--", "munged", "-F"])
+        wait_until(self._munge_answers, timeout=15, what="munged")
+
+    @staticmethod
+    def _munge_answers() -> bool:
+        if not MUNGE_SOCKET.exists() or shutil.which("munge") is None:
+            return False
+        credential = subprocess.run(["munge", "-n"], capture_output=True)
+        if credential.returncode != 0:
+            return False
+        return subprocess.run(["unmunge"], input=credential.stdout, capture_output=True).returncode == 0
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        log_file = open(self.directory / "logs" / f"{name}.out", "ab")  # noqa: SIM115
+        self.processes.append(subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT))
+        log_file.close()
+
+    def _run(self, command: list[str]) -> subprocess.CompletedProcess:
+        for process in self.processes:
+            if process.poll() is not None:
+                raise ServiceUnavailable(f"{process.args[0]} exited:\n{self.log_tail()}")
+        return subprocess.run(command, capture_output=True, text=True, timeout=30)
+
+    def node_state(self) -> str:
+        return self._run(["sinfo", "-h", "-o", "%T"]).stdout.strip()
+
+    def log_tail(self) -> str:
+        tails = []
+        for path in sorted((self.directory / "logs").glob("*")):
+            tails.append(f"--- {path.name}\n{path.read_text(errors='replace')[-2000:]}")
+        return "\n".join(tails)
+
+    def queued_jobs(self) -> list[str]:
+        """Names of the jobs Slurm still has pending or running."""
+        result = self._run(["squeue", "-h", "-t", "PENDING,RUNNING,CONFIGURING,COMPLETING",
+                            "-o", "%j"])
+        return result.stdout.split()
+
+    def allocated_job_ids(self) -> set[int]:
+        """Every job the controller has started since it started (from its log: by the main
+        scheduler or by backfill)."""
+        text = (self.directory / "logs" / "slurmctld.log").read_text(errors="replace")
+        pattern = r"(?:sched: Allocate|sched/backfill: _start_job: Started) JobId=(\d+)"
+        return {int(match) for match in re.findall(pattern, text)}
+
+    def stop(self) -> None:
+        jobs = []
+        if self.processes and all(p.poll() is None for p in self.processes):
+            jobs = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True,
+                                  timeout=30).stdout.split()
+        if jobs:
+            subprocess.run(["scancel", *jobs], capture_output=True)
+        for process in reversed(self.processes):
+            stop_process(process)
+        self.processes.clear()
+        if self.wrote_config and SLURM_CONF.exists():
+            SLURM_CONF.unlink()
+            self.wrote_config = False
+
+
+# ----------------------------------------------------------------------------------------------- S3
+
+
+@dataclass
+class S3Server:
+    """A local S3-compatible server: ``moto_server`` (PyPI package moto) on 127.0.0.1, in memory.
+
+    Stands in for a site's object store where a test needs one (the Kubernetes profile's
+    default storage provider); it is a real HTTP server speaking the S3 protocol.
+    """
+
+    directory: Path
+    bucket: str = "snakehep-test"
+    access_key: str = "snakehep-test-key"
+    secret_key: str = "snakehep-test-secret"
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        executable = shutil.which("moto_server")
+        if executable is None:
+            raise ServiceUnavailable("moto_server is not installed (the test extra has moto[server])")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        log_file = open(self.directory / "moto.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen([executable, "-H", "127.0.0.1", "-p", str(self.port)],
+                                        stdout=log_file, stderr=subprocess.STDOUT)
+        log_file.close()
+        wait_until(self.answers, timeout=30, what=f"moto_server on {self.url}")
+        self.client().create_bucket(Bucket=self.bucket)
+
+    def answers(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise ServiceUnavailable(f"moto_server exited: {(self.directory / 'moto.log').read_text()}")
+        try:
+            with urllib.request.urlopen(self.url, timeout=2):
+                return True
+        except OSError:
+            return False
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.url, aws_access_key_id=self.access_key,
+                            aws_secret_access_key=self.secret_key, region_name="us-east-1")
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        self.process = None

@@ -6,6 +6,7 @@ import yaml
 
 from snakehep.cli import main
 from snakehep.histograms import read_store
+from snakehep.partials import Partial
 
 
 def test_demo_select_merge_chain(tmp_path, monkeypatch, default_config, capsys):
@@ -16,13 +17,14 @@ def test_demo_select_merge_chain(tmp_path, monkeypatch, default_config, capsys):
     assert main(["demo-data", "--config", "config.yaml", "--sample", "ttbar"]) == 0
     source = "resources/demo/ttbar/part0.root"
     assert main(["select", "--config", "config.yaml", "--sample", "ttbar", "--input", source,
-                 "--histograms", "p0.root", "--summary", "p0.json"]) == 0
+                 "-o", "p0.npz"]) == 0
+    assert main(["merge-partials", "--sample", "ttbar", "-o", "m0.npz", "p0.npz"]) == 0
     assert main(["merge-sample", "--config", "config.yaml", "--sample", "ttbar",
-                 "--histograms", "ttbar.root", "--cutflow", "ttbar.json", "p0"]) == 0
+                 "--histograms", "ttbar.root", "--cutflow", "ttbar.json", "m0.npz"]) == 0
     cutflow = json.loads((tmp_path / "ttbar.json").read_text())
-    summary = json.loads((tmp_path / "p0.json").read_text())
-    assert [c["raw"] for c in cutflow["cuts"]] == [c["raw"] for c in summary["cutflow"]]
-    assert cutflow["cuts"][0]["raw"] == 500
+    partial = Partial.read(tmp_path / "p0.npz")
+    assert [c["raw"] for c in cutflow["cuts"]] == partial.raw
+    assert cutflow["cuts"][0]["raw"] == 500 and partial.n_files == 1
     assert main(["merge-samples", "--config", "config.yaml", "-o", "merged.root",
                  "ttbar=ttbar.root"]) == 0
     merged = read_store(tmp_path / "merged.root")
@@ -39,8 +41,7 @@ def test_bad_config_gives_a_message_and_exit_code(tmp_path, capsys):
 def test_missing_input_file_is_named(tmp_path, default_config, capsys):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(default_config))
     code = main(["select", "--config", str(tmp_path / "config.yaml"), "--sample", "ttbar",
-                 "--input", str(tmp_path / "missing.root"), "--histograms", "x.root",
-                 "--summary", "x.json"])
+                 "--input", str(tmp_path / "missing.root"), "-o", str(tmp_path / "x.npz")])
     assert code == 2
     assert "sample ttbar: input file" in capsys.readouterr().err
-    assert not (tmp_path / "x.root").exists()
+    assert not (tmp_path / "x.npz").exists()

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from snakehep.histograms import read_store
+from snakehep.partials import Partial
 
 REPO = Path(__file__).resolve().parents[2]
 TTBAR = "mc23:ttbar/TTTo2L2Nu-v12.NANOAOD_part0.root"
@@ -150,9 +151,8 @@ def test_streamed_dids_give_the_local_results_without_a_local_copy(grid, local_r
     snakemake(workdir, TARGET, rucio_config=grid.client_config)
     assert_same_results(outputs_of(workdir, local_results), local_results)
     assert not (workdir / "resources/rucio").exists()
-    summary = json.loads((workdir / "results/partial/ttbar/part0.json").read_text())
-    assert summary["input"] == uri(TTBAR)
-    log = (workdir / "logs/select/ttbar/part0.log").read_text()
+    assert Partial.read(workdir / "results/partial/ttbar/group0.npz").inputs == [uri(TTBAR)]
+    log = (workdir / "logs/select/ttbar/group0.log").read_text()
     assert f"root://127.0.0.1:{grid.xrootd.port}//" in log  # read through XRootD
 
 

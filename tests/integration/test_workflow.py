@@ -127,7 +127,7 @@ def test_rerun_has_nothing_to_do_and_resumes_where_it_stopped(workflow_run):
     first = snakemake(workdir, "-n")
     assert "Nothing to be done" in first.stdout + first.stderr
     # as if the run had stopped while selecting ttbar: that job and everything after it are missing
-    lost = ["results/partial/ttbar/part0.root", "results/partial/ttbar/part0.json",
+    lost = ["results/partial/ttbar/group0.npz",
             "results/histograms/ttbar.root", "results/cutflows/ttbar.json",
             "results/histograms/merged.root", "results/cutflows/cutflow.csv"]
     for path in lost:
@@ -136,9 +136,9 @@ def test_rerun_has_nothing_to_do_and_resumes_where_it_stopped(workflow_run):
     counts = job_counts(dry.stdout + dry.stderr)
     n_signals = sum(1 for s in config["samples"].values() if s["process"] == "zprime")
     assert counts == {"select": 1, "merge_sample": 1, "merge_samples": 1, "cutflow_tables": 1,
-                      "plot_distributions": 1, "workspaces": 1, "limit": n_signals,
+                      "plot_distributions": len(config["histograms"]), "workspaces": 1, "limit": n_signals,
                       "limit_summary": 1, "brazil_plot": 1, "fit": 1, "fit_plots": 1, "all": 1,
-                      "total": 11 + n_signals}
+                      "total": 10 + len(config["histograms"]) + n_signals}
     snakemake(workdir)
     assert all((workdir / path).exists() for path in lost)
 
@@ -180,3 +180,45 @@ def test_limits_workspaces_and_fit_outputs(workflow_run):
     assert {"mu", "ttbar_norm", "lumi", "muon_id", "btag", "muon_scale"} <= names
     for name in ("brazil", "pulls", "ranking", "postfit_SR", "postfit_CR_ttbar"):
         assert (workdir / f"results/plots/{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def dry_run_after_edit(workdir: Path, edit: dict) -> dict[str, int]:
+    """The jobs a dry run would run once ``edit`` is layered over the config (nothing runs)."""
+    (workdir / "edit.yaml").write_text(yaml.safe_dump(edit))
+    result = snakemake(workdir, "-n", "--configfile", "tiny.yaml", "edit.yaml")
+    return job_counts(result.stdout + result.stderr)
+
+
+def test_a_histogram_label_reruns_only_its_plots(workflow_run):
+    workdir, config = workflow_run
+    before = snakemake(workdir, "-n")
+    assert "Nothing to be done" in before.stdout + before.stderr
+    counts = dry_run_after_edit(workdir, {"histograms": {"njets": {"label": "Jets"}}})
+    assert counts == {"plot_distributions": 1, "all": 1, "total": 2}
+
+
+def test_a_cross_section_reruns_that_normalisation_and_what_follows(workflow_run):
+    workdir, config = workflow_run
+    counts = dry_run_after_edit(workdir, {"samples": {"zprime_1000": {"xsec": 0.25}}})
+    assert "select" not in counts and "demo_sample" not in counts
+    assert counts["merge_sample"] == 1  # that sample only
+    n_signals = sum(1 for s in config["samples"].values() if s["process"] == "zprime")
+    assert counts["merge_samples"] == 1 and counts["workspaces"] == 1
+    assert counts["limit"] == n_signals and counts["plot_distributions"] == len(config["histograms"])
+
+
+def test_a_cut_reruns_the_selections_but_no_demo_generation(workflow_run):
+    workdir, config = workflow_run
+    counts = dry_run_after_edit(workdir, {"selection": {"parameters": {"mass_min": 160.0}}})
+    assert counts["select"] == len(config["samples"])  # one group per sample in the demo
+    assert counts["merge_sample"] == len(config["samples"])
+    assert "demo_sample" not in counts
+
+
+def test_a_background_cross_section_also_regenerates_the_demo_pseudo_data(workflow_run):
+    """The demo's pseudo-data are drawn from the backgrounds' cross sections: that file (and
+    its selection) is made again, no other demo file and no other selection."""
+    workdir, _ = workflow_run
+    counts = dry_run_after_edit(workdir, {"samples": {"ttbar": {"xsec": 9.0}}})
+    assert counts["demo_sample"] == 1 and counts["select"] == 1  # the data file
+    assert counts["merge_sample"] == 2  # ttbar (normalisation) and data

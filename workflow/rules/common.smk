@@ -7,9 +7,11 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-# The core package lives beside the rules; prefer an installed copy, fall back to the tree.
-sys.path.append(str(Path(workflow.basedir) / "workflow"))
+# The core package lives beside the rules: this workflow's own copy comes first, before any
+# installed one (the rule scripts do the same through workflow/scripts/core_path.py).
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
+from snakehep.batch import BatchSettings, plan
 from snakehep.config import check_references
 from snakehep.fetch import is_remote
 from snakehep.samples import load_samples
@@ -21,29 +23,116 @@ configfile: "config/config.yaml"
 validate(config, "../schemas/config.schema.yaml")
 check_references(config)
 
+# Inputs are resolved once, here (globs expanded, Rucio DIDs through their cache); every job is
+# then given its own files as params and resolves nothing itself.
 SAMPLES = load_samples(config)
 REGIONS = list(config["selection"].get("regions", {})) or ["selected"]
 OBSERVABLES = list(config["histograms"])
+# Selection jobs of batch.files_per_job files, merge jobs of batch.merge_fan_in partial results.
+PLANS = plan(
+    {name: sample.inputs for name, sample in SAMPLES.items()},
+    BatchSettings.from_config(config),
+)
 
 
 wildcard_constraints:
-    sample="|".join(sorted(SAMPLES, key=len, reverse=True)),
+    sample="|".join(re.escape(s) for s in sorted(SAMPLES, key=len, reverse=True)),
     part=r"\d+",
+    group=r"\d+",
+    level=r"[1-9]\d*",
+    index=r"\d+",
+    observable="|".join(
+        re.escape(o) for o in sorted(OBSERVABLES, key=len, reverse=True)
+    ),
 
 
-def sample_parts(sample):
-    return range(len(SAMPLES[sample].inputs))
+# ------------------------------------------------------------------ what each rule's jobs read
+# A rule's params carry exactly what its jobs read of the config, and its script reads nothing
+# else: editing a key reruns the jobs that read it (snakemake's "params" rerun trigger) and
+# no other.
 
 
-def sample_source(wildcards):
-    """The input of one selection job: a local path, a root:// URL or a streamed Rucio file."""
-    return SAMPLES[wildcards.sample].inputs[int(wildcards.part)]
+def section(*keys):
+    return {key: config[key] for key in keys if key in config}
 
 
-def sample_input(wildcards):
-    """The local file a selection job needs (a downloaded one comes from rucio_download)."""
-    source = sample_source(wildcards)
-    return [] if is_remote(source) else [source]
+# Selection: the cuts, objects and observables (expressions and binning, not labels; sorted, as
+# their order changes no number), scale factors and variations. Nothing of the samples'
+# normalisation.
+SELECTION_SETTINGS = {
+    **section("selection", "scale_factors", "variations"),
+    "histograms": {
+        name: {
+            key: value for key, value in spec.items() if key not in ("label", "log_y")
+        }
+        for name, spec in sorted(config["histograms"].items())  # order: irrelevant here
+    },
+}
+
+
+def demo_settings(wildcards):
+    from snakehep.demo import (
+        generation_settings,
+    )  # imports uproot: only when a demo job exists
+
+    return generation_settings(config, wildcards.sample)
+
+
+def group_sources(wildcards):
+    """The files of one selection job: local paths, root:// URLs or streamed Rucio files."""
+    return list(PLANS[wildcards.sample].groups[int(wildcards.group)])
+
+
+def group_input(wildcards):
+    """The local files of one selection job (a downloaded one comes from rucio_download)."""
+    return [source for source in group_sources(wildcards) if not is_remote(source)]
+
+
+def selection_sample(wildcards):
+    return SAMPLES[wildcards.sample].selection_params()
+
+
+def merge_children(wildcards):
+    return PLANS[wildcards.sample].children(int(wildcards.level), int(wildcards.index))
+
+
+def sample_partials(wildcards):
+    return PLANS[wildcards.sample].top()
+
+
+def normalisation(wildcards):
+    return SAMPLES[wildcards.sample].normalisation_params()
+
+
+SAMPLE_GROUPS = {name: sample.group for name, sample in SAMPLES.items()}
+
+
+def observable_plots(wildcards):
+    return expand(
+        "results/plots/{region}_{observable}.png",
+        region=REGIONS,
+        observable=wildcards.observable,
+    )
+
+
+def plot_settings(wildcards):
+    """A distribution plot reads its observable's label and scale, the processes' labels and
+    colours, the overlaid signals (process, mass) and the luminosity."""
+    signals = config.get("plots", {}).get("signals", [])
+    return {
+        **section("processes", "plots", "luminosity"),
+        "histograms": {
+            wildcards.observable: config["histograms"][wildcards.observable]
+        },
+        "samples": {
+            name: {
+                k: config["samples"][name][k]
+                for k in ("process", "mass")
+                if k in config["samples"][name]
+            }
+            for name in signals
+        },
+    }
 
 
 # Files of Rucio DIDs in download mode: {download_dir}/{scope}/{name} -> what to fetch
@@ -62,16 +151,6 @@ def download_target(wildcards, output):
     return DOWNLOADS[os.path.normpath(output[0])].as_dict()
 
 
-def partial_results(kind):
-    def inputs(wildcards):
-        return [
-            f"results/partial/{wildcards.sample}/part{part}.{kind}"
-            for part in sample_parts(wildcards.sample)
-        ]
-
-    return inputs
-
-
 def distribution_plots():
     return expand(
         "results/plots/{region}_{observable}.png",
@@ -80,16 +159,56 @@ def distribution_plots():
     )
 
 
-def config_section(*keys):
-    """The parts of the config a rule depends on, given as params so that editing them reruns it."""
-    return {key: config.get(key) for key in keys}
-
-
 SIGNALS = [name for name, sample in SAMPLES.items() if sample.kind == "signal"]
 CHANNELS = config.get("inference", {}).get("channels", [])
 FIT_SIGNAL = config.get("inference", {}).get("fit_signal") or (
     SIGNALS[0] if SIGNALS else None
 )
+
+
+def signal_metadata(*fields):
+    return {
+        name: {
+            k: config["samples"][name][k]
+            for k in fields
+            if k in config["samples"][name]
+        }
+        for name in SIGNALS
+    }
+
+
+# Workspaces: the inference settings, the processes' kinds and the signals' masses.
+WORKSPACE_SETTINGS = {
+    **section("inference"),
+    "processes": {p: {"kind": s["kind"]} for p, s in config["processes"].items()},
+    "samples": signal_metadata("process", "mass"),
+}
+
+
+def limit_settings(wildcards):
+    """A limit reads the inference settings and its signal's cross section, k-factor and mass."""
+    entry = config["samples"][wildcards.signal]
+    return {
+        **section("inference"),
+        "processes": {entry["process"]: config["processes"][entry["process"]]},
+        "samples": {wildcards.signal: entry},
+    }
+
+
+def fit_plot_settings():
+    inference = config.get("inference", {})
+    observable = inference.get("observable")
+    return {
+        **section("processes", "luminosity"),
+        "inference": {
+            k: inference[k] for k in ("observable", "fit_signal") if k in inference
+        },
+        "histograms": (
+            {observable: {"label": config["histograms"][observable]["label"]}}
+            if observable in config["histograms"]
+            else {}
+        ),
+    }
 
 
 def inference_outputs():

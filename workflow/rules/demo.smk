@@ -6,7 +6,11 @@ rule demo_sample:
         "logs/demo_sample/{sample}/part{part}.log",
     conda:
         "../../envs/demo.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+        cpus_per_task=1,
     params:
-        settings=config_section("luminosity", "demo", "samples", "processes"),
+        settings=demo_settings,
     script:
         "../scripts/demo_sample.py"

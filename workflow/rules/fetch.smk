@@ -10,6 +10,10 @@ rule rucio_download:
         name=r".+",
     conda:
         "../../envs/fetch.yaml"
+    resources:
+        mem_mb=500,
+        runtime=60,
+        cpus_per_task=1,
     params:
         target=download_target,
     script:

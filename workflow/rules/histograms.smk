@@ -1,8 +1,25 @@
-rule merge_sample:
-    """Merge the per-file results of a sample and normalise them to the luminosity."""
+rule merge_partials:
+    """Add at most batch.merge_fan_in partial results of a sample (one level of the merge tree)."""
     input:
-        histograms=partial_results("root"),
-        summaries=partial_results("json"),
+        merge_children,
+    output:
+        "results/partial/{sample}/merge{level}_{index}.npz",
+    log:
+        "logs/merge_partials/{sample}/merge{level}_{index}.log",
+    conda:
+        "../../envs/select.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=30,
+        cpus_per_task=1,
+    script:
+        "../scripts/merge_partials.py"
+
+
+rule merge_sample:
+    """Add the last partial results of a sample and normalise them to the luminosity."""
+    input:
+        sample_partials,
     output:
         histograms="results/histograms/{sample}.root",
         cutflow="results/cutflows/{sample}.json",
@@ -10,9 +27,13 @@ rule merge_sample:
         "logs/merge_sample/{sample}.log",
     conda:
         "../../envs/select.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=30,
+        cpus_per_task=1,
     params:
-        settings=config_section("luminosity"),
-        sample=lambda wildcards: config["samples"][wildcards.sample],
+        luminosity=config["luminosity"],
+        sample=normalisation,
     script:
         "../scripts/merge_sample.py"
 
@@ -27,7 +48,12 @@ rule merge_samples:
         "logs/merge_samples.log",
     conda:
         "../../envs/select.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+        cpus_per_task=1,
     params:
         samples=list(SAMPLES),
+        groups=SAMPLE_GROUPS,
     script:
         "../scripts/merge_samples.py"

@@ -8,8 +8,12 @@ rule limit:
         "logs/limit/{signal}.log",
     conda:
         "../../envs/inference.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=60,
+        cpus_per_task=1,
     params:
-        settings=config_section("inference"),
+        settings=limit_settings,
     script:
         "../scripts/limit.py"
 
@@ -24,6 +28,10 @@ rule limit_summary:
         "logs/limit_summary.log",
     conda:
         "../../envs/inference.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
+        cpus_per_task=1,
     script:
         "../scripts/limit_summary.py"
 
@@ -42,8 +50,12 @@ rule brazil_plot:
         "logs/brazil_plot.log",
     conda:
         "../../envs/plots.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
+        cpus_per_task=1,
     params:
-        settings=config_section("luminosity"),
+        luminosity=config["luminosity"],
     script:
         "../scripts/brazil_plot.py"
 
@@ -59,6 +71,10 @@ rule fit:
         "logs/fit.log",
     conda:
         "../../envs/inference.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=120,
+        cpus_per_task=1,
     script:
         "../scripts/fit.py"
 
@@ -87,8 +103,12 @@ rule fit_plots:
         "logs/fit_plots.log",
     conda:
         "../../envs/plots.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
+        cpus_per_task=1,
     params:
-        settings=config_section("inference", "processes", "histograms", "luminosity"),
+        settings=fit_plot_settings(),
         channels=CHANNELS,
     script:
         "../scripts/fit_plots.py"

@@ -13,6 +13,10 @@ rule cutflow_tables:
         "logs/cutflow_tables.log",
     conda:
         "../../envs/plots.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
+        cpus_per_task=1,
     params:
         regions=REGIONS,
     script:
@@ -20,20 +24,27 @@ rule cutflow_tables:
 
 
 rule plot_distributions:
-    """Stacked data/MC plots with ratio panels, one per region and observable."""
+    """Stacked data/MC plots with ratio panels of one observable, one per region."""
     input:
         "results/histograms/merged.root",
     output:
         report(
-            distribution_plots(),
+            expand(
+                "results/plots/{region}_{{observable}}.png",
+                region=REGIONS,
+            ),
             caption="../report/distributions.rst",
             category="Distributions",
         ),
     log:
-        "logs/plot_distributions.log",
+        "logs/plot_distributions/{observable}.log",
     conda:
         "../../envs/plots.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
+        cpus_per_task=1,
     params:
-        settings=config_section("processes", "histograms", "plots", "luminosity"),
+        settings=plot_settings,
     script:
         "../scripts/plot_distributions.py"

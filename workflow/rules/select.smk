@@ -1,19 +1,22 @@
 rule select:
-    """Select, weight and histogram one input file (chunk by chunk): local, downloaded or streamed."""
+    """Select, weight and histogram a group of input files (batch.files_per_job), chunk by chunk:
+    local, downloaded or streamed. The result is exact and unnormalised (results/partial/).
+    """
     input:
-        sample_input,
+        group_input,
     output:
-        histograms="results/partial/{sample}/part{part}.root",
-        summary="results/partial/{sample}/part{part}.json",
+        "results/partial/{sample}/group{group}.npz",
     log:
-        "logs/select/{sample}/part{part}.log",
+        "logs/select/{sample}/group{group}.log",
     conda:
         "../../envs/select.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=120,
+        cpus_per_task=1,
     params:
-        settings=config_section(
-            "selection", "histograms", "scale_factors", "variations"
-        ),
-        sample=lambda wildcards: config["samples"][wildcards.sample],
-        source=sample_source,
+        analysis=SELECTION_SETTINGS,
+        sample=selection_sample,
+        inputs=group_sources,
     script:
         "../scripts/select.py"

@@ -11,8 +11,12 @@ rule workspaces:
         "logs/workspaces.log",
     conda:
         "../../envs/inference.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+        cpus_per_task=1,
     params:
-        settings=config_section("inference", "processes", "samples"),
+        settings=WORKSPACE_SETTINGS,
         signals=SIGNALS,
     script:
         "../scripts/workspaces.py"

@@ -3,4 +3,8 @@ from snakehep import stages
 from snakehep.rulelog import rule_logging
 
 with rule_logging(snakemake.log[0]):
-    stages.plot_limits(snakemake.config, summary=snakemake.input[0], output=snakemake.output[0])
+    stages.plot_limits(
+        {"luminosity": snakemake.params.luminosity},
+        summary=snakemake.input[0],
+        output=snakemake.output[0],
+    )

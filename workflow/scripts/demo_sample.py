@@ -4,7 +4,7 @@ from snakehep.rulelog import rule_logging
 
 with rule_logging(snakemake.log[0]):
     demo.generate_sample_part(
-        snakemake.config,
+        snakemake.params.settings,  # what a demo file reads of the config, nothing more
         sample=snakemake.wildcards.sample,
         part=int(snakemake.wildcards.part),
         output=snakemake.output[0],

@@ -4,7 +4,7 @@ from snakehep.rulelog import rule_logging
 
 with rule_logging(snakemake.log[0]):
     stages.plot_fit(
-        snakemake.config,
+        snakemake.params.settings,
         fit_result=snakemake.input.fit,
         ranking=snakemake.input.ranking,
         binning=snakemake.input.binning,

@@ -4,7 +4,7 @@ from snakehep.rulelog import rule_logging
 
 with rule_logging(snakemake.log[0]):
     stages.merge_samples(
-        snakemake.config,
+        groups=snakemake.params.groups,
         sample_histograms=dict(zip(snakemake.params.samples, snakemake.input)),
         output=snakemake.output[0],
     )

@@ -4,5 +4,5 @@ from snakehep.rulelog import rule_logging
 
 with rule_logging(snakemake.log[0]):
     stages.plot_distributions(
-        snakemake.config, merged=snakemake.input[0], outputs=list(snakemake.output)
+        snakemake.params.settings, merged=snakemake.input[0], outputs=list(snakemake.output)
     )

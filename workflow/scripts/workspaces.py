@@ -4,7 +4,7 @@ from snakehep.rulelog import rule_logging
 
 with rule_logging(snakemake.log[0]):
     stages.build_workspaces(
-        snakemake.config,
+        snakemake.params.settings,
         merged=snakemake.input[0],
         background_only_output=snakemake.output.background_only,
         patchset_output=snakemake.output.patchset,

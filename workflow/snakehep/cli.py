@@ -53,24 +53,33 @@ def _analysis(args: argparse.Namespace) -> dict:
 
 def cmd_select(args: argparse.Namespace) -> None:
     from snakehep import stages
+    from snakehep.errors import ConfigError
+    from snakehep.samples import load_samples
 
-    stages.select_file(
-        _analysis(args),
-        sample=args.sample,
-        input_path=args.input,
-        histogram_output=args.histograms,
-        summary_output=args.summary,
-    )
+    analysis = _analysis(args)
+    samples = load_samples(analysis)
+    if args.sample not in samples:
+        raise ConfigError(f"unknown sample {args.sample!r} (known: {', '.join(samples)})")
+    sample = samples[args.sample]
+    stages.select_group(analysis, sample=sample, inputs=args.input or list(sample.inputs),
+                        output=args.output)
+
+
+def cmd_merge_partials(args: argparse.Namespace) -> None:
+    from snakehep import stages
+
+    stages.merge_partials(sample=args.sample, inputs=args.partial, output=args.output)
 
 
 def cmd_merge_sample(args: argparse.Namespace) -> None:
     from snakehep import stages
+    from snakehep.samples import load_samples
 
+    analysis = _analysis(args)
     stages.merge_sample(
-        _analysis(args),
-        sample=args.sample,
-        partial_histograms=[f"{stem}.root" for stem in args.partial],
-        partial_summaries=[f"{stem}.json" for stem in args.partial],
+        sample=load_samples(analysis)[args.sample],
+        luminosity=float(analysis["luminosity"]),
+        partials=args.partial,
         histogram_output=args.histograms,
         cutflow_output=args.cutflow,
     )
@@ -78,9 +87,11 @@ def cmd_merge_sample(args: argparse.Namespace) -> None:
 
 def cmd_merge_samples(args: argparse.Namespace) -> None:
     from snakehep import stages
+    from snakehep.samples import load_samples
 
     inputs = dict(item.split("=", 1) for item in args.sample_histograms)
-    stages.merge_samples(_analysis(args), sample_histograms=inputs, output=args.output)
+    groups = {name: sample.group for name, sample in load_samples(_analysis(args)).items()}
+    stages.merge_samples(groups=groups, sample_histograms=inputs, output=args.output)
 
 
 def cmd_workspaces(args: argparse.Namespace) -> None:
@@ -189,19 +200,26 @@ def build_parser() -> argparse.ArgumentParser:
     demo_data.add_argument("--sample", action="append", help="only this sample (repeatable)")
     demo_data.add_argument("--overwrite", action="store_true", help="regenerate existing files")
 
-    select = add("select", cmd_select, "select, weight and histogram one input file of a sample")
+    select = add("select", cmd_select,
+                 "select, weight and histogram input files of a sample into one partial result")
     select.add_argument("--config", default="config/config.yaml", help="analysis config")
     select.add_argument("--sample", required=True, help="sample name (a key of samples)")
-    select.add_argument("--input", required=True, help="input ROOT file")
-    select.add_argument("--histograms", required=True, help="output ROOT file of histograms")
-    select.add_argument("--summary", required=True, help="output JSON: cutflow, sum of genWeight")
+    select.add_argument("--input", action="append",
+                        help="input ROOT file (repeatable; default: every file of the sample)")
+    select.add_argument("-o", "--output", required=True, help="output partial result (.npz)")
 
-    merge = add("merge-sample", cmd_merge_sample, "merge and normalise the per-file results of a sample")
+    partials = add("merge-partials", cmd_merge_partials, "add partial results of a sample exactly")
+    partials.add_argument("--sample", required=True, help="sample name")
+    partials.add_argument("-o", "--output", required=True, help="output partial result (.npz)")
+    partials.add_argument("partial", nargs="+", help="partial results (.npz)")
+
+    merge = add("merge-sample", cmd_merge_sample,
+                "add the partial results of a sample and normalise them")
     merge.add_argument("--config", default="config/config.yaml", help="analysis config")
     merge.add_argument("--sample", required=True, help="sample name")
     merge.add_argument("--histograms", required=True, help="output ROOT file")
     merge.add_argument("--cutflow", required=True, help="output cutflow JSON")
-    merge.add_argument("partial", nargs="+", help="per-file outputs, without .root/.json suffix")
+    merge.add_argument("partial", nargs="+", help="partial results (.npz)")
 
     merge_all = add("merge-samples", cmd_merge_samples, "sum the samples of each process")
     merge_all.add_argument("--config", default="config/config.yaml", help="analysis config")

@@ -865,6 +865,46 @@ def _data_chunks(analysis: Mapping, sample: str, part: int) -> Iterator[ak.Array
         yield simulate_process("dy", 0, rng, is_data=True)
 
 
+def generation_settings(analysis: Mapping, sample: str) -> dict:
+    """The part of the config that generating a demo file of ``sample`` reads, itself a config
+    that :func:`generate_sample_part` accepts. Simulated files read the demo settings and the
+    sample's process (and mass range); pseudo-data also read every background's cross section,
+    the luminosity, the injected signal and the scale factors they emulate. A rule gives this as
+    its params, so that editing anything else (a cut, a label) regenerates no demo file."""
+    demo = _demo_settings(analysis)
+    kind = _kind(analysis, sample)
+    samples = analysis.get("samples") or {}
+    names = [sample]
+    reduced: dict = {"demo": {key: demo[key] for key in ("seed", "events_per_file")}}
+    reduced["demo"]["compression"] = demo.get("compression", "ZLIB:4")
+    if kind == "data":
+        inject = demo.get("inject_signal")
+        names += [n for n in samples if _kind(analysis, n) == "background"]
+        if isinstance(inject, Mapping) and inject.get("sample") in samples:
+            names.append(inject["sample"])
+        reduced["demo"]["inject_signal"] = inject
+        reduced["luminosity"] = analysis["luminosity"]
+        factors = analysis.get("scale_factors") or {}
+        reduced["scale_factors"] = {  # binned as the analysis bins them; uncertainties unused
+            k: {"edges": factors[k]["edges"], "values": factors[k]["values"]}
+            for k in ("muon_id", "btag")
+            if k in factors
+        }
+        parameters = (analysis.get("selection") or {}).get("parameters") or {}
+        if "btag_wp" in parameters:
+            reduced["selection"] = {"parameters": {"btag_wp": parameters["btag_wp"]}}
+    ranges = demo.get("mass_ranges") or {}
+    reduced["demo"]["mass_ranges"] = {n: ranges[n] for n in names if n in ranges}
+    fields = ("process", "mass") if kind != "data" else ("process", "mass", "xsec", "kfactor")
+    reduced["samples"] = {n: {k: samples[n][k] for k in fields if k in samples[n]} for n in names}
+    if kind == "data":  # the number of parts sets the expected events per part
+        reduced["samples"][sample]["inputs"] = list(samples[sample].get("inputs") or [])
+    processes = analysis.get("processes") or {}
+    used = {reduced["samples"][n]["process"] for n in names}
+    reduced["processes"] = {p: {"kind": processes[p]["kind"]} for p in sorted(used)}
+    return reduced
+
+
 def generate_sample_part(analysis: dict, *, sample: str, part: int, output: str | os.PathLike) -> None:
     """Write the ``part``-th (0-based) input file of ``sample`` to ``output``."""
     demo = _demo_settings(analysis)

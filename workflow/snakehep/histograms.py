@@ -51,7 +51,7 @@ def compile_observables(analysis: Mapping[str, Any]) -> dict[str, Observable]:
             name=name,
             expression=Expression(spec["expr"], where=f"histograms.{name}.expr"),
             edges=edges,
-            label=spec["label"],
+            label=spec.get("label", name),  # the selection jobs are not given the labels
             log_y=spec.get("log_y", False),
         )
     return observables
@@ -241,13 +241,15 @@ def _th1(name: str, bins: Bins, *, title: str):
 def write_store(
     path: str | os.PathLike, store: HistogramStore, *, titles: Mapping[str, str] | None = None
 ) -> None:
-    """Write every histogram as a TH1D named by its key joined with ``/`` (atomically)."""
+    """Write every histogram as a TH1D named by its key joined with ``/`` (atomically), titled by
+    ``titles[observable]`` or else the observable's name."""
     titles = titles or {}
     with atomic_path(path) as temporary:
         with uproot.recreate(temporary) as output:
             for key, bins in sorted(store.items()):
                 observable = key[-2]
-                output["/".join(key)] = _th1(key[-1], bins, title=titles.get(observable, ""))
+                title = titles.get(observable, observable)
+                output["/".join(key)] = _th1(key[-1], bins, title=title)
 
 
 def read_store(path: str | os.PathLike) -> HistogramStore:

@@ -81,7 +81,7 @@ def compile_analysis(analysis: Mapping[str, Any]) -> Analysis:
         weight_variations=tuple(analysis.get("variations", {}).get("weight", [])),
         shape_variations=compile_shape_variations(analysis),
         variations=tuple(variation_names(analysis)),
-        luminosity=float(analysis["luminosity"]),
+        luminosity=float(analysis.get("luminosity", 1.0)),  # unused by the selection jobs
         step_size=int(analysis["selection"].get("step_size", 200_000)),
         kernel=KERNELS[analysis["selection"].get("kernel", "numpy")],
     )

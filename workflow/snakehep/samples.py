@@ -49,6 +49,32 @@ class Sample:
         return self.xsec * self.kfactor * luminosity / total
 
 
+    def selection_params(self) -> dict[str, Any]:
+        """What a selection job needs to know of the sample (no cross section: editing one
+        must not rerun the selection)."""
+        return {"name": self.name, "kind": self.kind, "grid": self.grid.as_dict()}
+
+    def normalisation_params(self) -> dict[str, Any]:
+        """What normalising the sample reads (and nothing that would rerun it needlessly)."""
+        return {"name": self.name, "kind": self.kind, "xsec": self.xsec, "kfactor": self.kfactor,
+                "sum_genweights": self.sum_genweights}
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], inputs: tuple[str, ...] = ()) -> Sample:
+        """A sample rebuilt from :meth:`selection_params` or :meth:`normalisation_params`."""
+        return cls(
+            name=params["name"],
+            process=params.get("process", ""),
+            kind=params["kind"],
+            inputs=tuple(inputs),
+            xsec=params.get("xsec"),
+            kfactor=params.get("kfactor", 1.0),
+            mass=params.get("mass"),
+            sum_genweights=params.get("sum_genweights"),
+            grid=fetch.GridSettings(**params.get("grid", {})),
+        )
+
+
 def expand_inputs(patterns: list[str]) -> tuple[str, ...]:
     """Local paths and globs, expanded in order. A plain path is kept even if it does not exist
     yet: a rule (the demo generator) may produce it."""
@@ -102,13 +128,20 @@ def resolve_inputs(name: str, entries: list[str], settings: fetch.GridSettings, 
     return ResolvedInputs(tuple(locations), tuple(downloads))
 
 
-def load_samples(analysis: Mapping[str, Any], *, refresh: bool = False) -> dict[str, Sample]:
-    """The samples of the config, inputs resolved (``refresh``: ask Rucio again for every DID)."""
+def load_samples(
+    analysis: Mapping[str, Any], *, refresh: bool = False, resolve: bool = True
+) -> dict[str, Sample]:
+    """The samples of the config, inputs resolved (``refresh``: ask Rucio again for every DID;
+    ``resolve=False``: leave the inputs out, for a job that needs only the samples' metadata)."""
     processes = analysis["processes"]
     samples = {}
     for name, entry in analysis["samples"].items():
         grid = fetch.GridSettings.from_config(analysis, entry)
-        inputs = resolve_inputs(name, entry["inputs"], grid, refresh=refresh)
+        inputs = (
+            resolve_inputs(name, entry["inputs"], grid, refresh=refresh)
+            if resolve
+            else ResolvedInputs((), ())
+        )
         samples[name] = Sample(
             name=name,
             process=entry["process"],

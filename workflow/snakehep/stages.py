@@ -15,91 +15,91 @@ import numpy as np
 from snakehep.errors import InputFileError
 from snakehep.histograms import HistogramStore, merge, read_store, write_store
 from snakehep.io import write_json_atomic
-from snakehep.processing import FileResult, compile_analysis, normalise_sample, process_file
-from snakehep.samples import load_samples
+from snakehep.partials import Partial, merge_files
+from snakehep.processing import compile_analysis, process_file
+from snakehep.samples import Sample, load_samples
 
 log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 
 
-def _titles(analysis: Mapping[str, Any]) -> dict[str, str]:
-    return {name: spec["label"] for name, spec in analysis["histograms"].items()}
-
-
-def select_file(
+def select_group(
     analysis: Mapping[str, Any],
     *,
-    sample: str,
-    input_path: PathLike,
-    histogram_output: PathLike,
-    summary_output: PathLike,
+    sample: Sample,
+    inputs: Sequence[PathLike],
+    output: PathLike,
 ) -> None:
-    """One job: select and histogram one input file; results are not yet normalised."""
-    samples = load_samples(analysis)
-    try:
-        result = process_file(compile_analysis(analysis), samples[sample], str(input_path))
-    except OSError as err:  # a remote (root://) read that broke after the file was opened
-        raise InputFileError(f"sample {sample}: reading {input_path} failed: {err}") from err
-    write_store(histogram_output, result.histograms, titles=_titles(analysis))
-    write_json_atomic(
-        summary_output,
-        {
-            "sample": sample,
-            "input": str(input_path),
-            "n_events": result.n_events,
-            "sum_genweights": result.sum_genweights,
-            "cutflow": result.cutflow,
-        },
-    )
+    """One selection job: select and histogram a group of input files, one after the other.
+
+    ``analysis`` needs only the sections the selection reads (selection, histograms, scale
+    factors, variations); ``sample`` comes with its grid settings, ``inputs`` are its resolved
+    files for this job. Each file's result is added exactly to the job's partial result
+    (:mod:`snakehep.partials`), so the grouping does not change any number.
+    """
+    compiled = compile_analysis(analysis)
+    partial: Partial | None = None
+    for path in inputs:
+        try:
+            result = process_file(compiled, sample, str(path))
+        except OSError as err:  # a remote (root://) read that broke after the file was opened
+            raise InputFileError(f"sample {sample.name}: reading {path} failed: {err}") from err
+        if partial is None:
+            partial = Partial(sample.name, [step["name"] for step in result.cutflow])
+        partial.add_file(
+            histograms=result.histograms,
+            cutflow=result.cutflow,
+            sum_genweights=result.sum_genweights,
+            n_events=result.n_events,
+            source=str(path),
+        )
+    if partial is None:
+        raise InputFileError(f"sample {sample.name}: a selection job was given no input file")
+    partial.write(output)
+    log.info("sample %s: %d files, %d events -> %s", sample.name, partial.n_files,
+             partial.n_events, output)
 
 
-def _read_partial(histogram_path: PathLike, summary_path: PathLike) -> FileResult:
-    try:
-        summary = json.loads(Path(summary_path).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError) as err:
-        raise InputFileError(f"{summary_path}: cannot read job summary: {err}") from err
-    return FileResult(
-        histograms=read_store(histogram_path),
-        cutflow=summary["cutflow"],
-        sum_genweights=summary["sum_genweights"],
-        n_events=summary["n_events"],
-    )
+def merge_partials(*, sample: str, inputs: Sequence[PathLike], output: PathLike) -> None:
+    """One merge job of the tree: add partial results exactly, reading one at a time."""
+    total = merge_files(inputs, sample=sample)
+    total.write(output)
+    log.info("sample %s: merged %d partial results (%d files) -> %s", sample, len(inputs),
+             total.n_files, output)
 
 
 def merge_sample(
-    analysis: Mapping[str, Any],
     *,
-    sample: str,
-    partial_histograms: Sequence[PathLike],
-    partial_summaries: Sequence[PathLike],
+    sample: Sample,
+    luminosity: float,
+    partials: Sequence[PathLike],
     histogram_output: PathLike,
     cutflow_output: PathLike,
 ) -> None:
-    """Merge the per-file results of a sample and normalise to xsec x k x L / sum(genWeight)."""
-    results = [_read_partial(h, s) for h, s in zip(partial_histograms, partial_summaries)]
-    definition = load_samples(analysis)[sample]
-    histograms, cutflow, factor = normalise_sample(
-        definition, results, luminosity=float(analysis["luminosity"])
-    )
-    log.info("sample %s: %d files, normalisation factor %.6g", sample, len(results), factor)
-    write_store(histogram_output, histograms, titles=_titles(analysis))
-    write_json_atomic(cutflow_output, {"sample": sample, "cuts": cutflow})
+    """Add the last partial results of a sample, round once, and normalise the histograms and
+    the cutflow to xsec x k x L / sum(genWeight)."""
+    total = merge_files(partials, sample=sample.name)
+    factor = sample.normalisation(luminosity=luminosity, sum_genweights=total.total_genweights())
+    histograms = total.store().scaled(factor)
+    cutflow = [{**step, "weighted": step["weighted"] * factor} for step in total.cutflow()]
+    log.info("sample %s: %d files, normalisation factor %.6g", sample.name, total.n_files, factor)
+    write_store(histogram_output, histograms)
+    write_json_atomic(cutflow_output, {"sample": sample.name, "cuts": cutflow})
 
 
-def merge_samples(
-    analysis: Mapping[str, Any], *, sample_histograms: Mapping[str, PathLike], output: PathLike
-) -> None:
-    """Sum samples of the same process (signals stay one per mass point) into one file whose
-    histograms are named ``{process or signal}/{region}/{observable}/{variation}``."""
-    samples = load_samples(analysis)
-    groups: dict[str, list[HistogramStore]] = {}
+def merge_samples(*, groups: Mapping[str, str], sample_histograms: Mapping[str, PathLike],
+                  output: PathLike) -> None:
+    """Sum samples of the same group (``groups``: sample -> process, or the sample itself for a
+    signal) into one file whose histograms are named ``{group}/{region}/{observable}/{variation}``.
+    """
+    stores: dict[str, list[HistogramStore]] = {}
     for name, path in sorted(sample_histograms.items()):
-        groups.setdefault(samples[name].group, []).append(read_store(path))
+        stores.setdefault(groups[name], []).append(read_store(path))
     merged = HistogramStore()
-    for group, stores in groups.items():
-        merged.update(merge(stores).prefixed(group))
-    write_store(output, merged, titles=_titles(analysis))
+    for group, members in stores.items():
+        merged.update(merge(members).prefixed(group))
+    write_store(output, merged)
 
 
 def cutflow_tables(
@@ -132,7 +132,7 @@ def plot_distributions(
     store = read_store(merged)
     wanted = {Path(path) for path in outputs}
     directory = Path(outputs[0]).parent
-    samples = load_samples(analysis)
+    samples = analysis.get("samples", {})  # only the signals' process and mass are read
     processes = analysis["processes"]
     backgrounds = [p for p, spec in processes.items() if spec["kind"] == "background"]
     signals = analysis.get("plots", {}).get("signals", [])
@@ -154,9 +154,9 @@ def plot_distributions(
             labels = {p: processes[p].get("label", p) for p in processes}
             colors = {p: processes[p]["color"] for p in processes if "color" in processes[p]}
             for name in overlays:
-                sample = samples[name]
-                labels[name] = f"{processes[sample.process].get('label', sample.process)}"
-                labels[name] += f" ({sample.mass:g} GeV)"
+                process, mass = samples[name]["process"], samples[name].get("mass")
+                labels[name] = f"{processes[process].get('label', process)}"
+                labels[name] += f" ({mass:g} GeV)" if mass is not None else ""
             figure = plot_stack(
                 stack=stack,
                 data=histogram("data"),

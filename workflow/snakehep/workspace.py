@@ -100,7 +100,7 @@ class WorkspaceBuilder:
     def __init__(self, analysis: Mapping[str, Any], store: HistogramStore) -> None:
         self.settings = model_settings(analysis)
         self.store = store
-        self.samples = load_samples(analysis)
+        self.samples = load_samples(analysis, resolve=False)  # names, kinds and masses only
         self.processes = analysis["processes"]
         self.backgrounds = [p for p, s in self.processes.items() if s["kind"] == "background"]
         self.signals = [s for s in self.samples.values() if s.kind == "signal"]

@@ -1,0 +1,10 @@
+import core_path  # noqa: F401  (must come first: makes snakehep importable)
+from snakehep import stages
+from snakehep.rulelog import rule_logging
+
+with rule_logging(snakemake.log[0]):
+    stages.merge_partials(
+        sample=snakemake.wildcards.sample,
+        inputs=list(snakemake.input),
+        output=snakemake.output[0],
+    )
