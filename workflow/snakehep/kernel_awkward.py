@@ -18,7 +18,7 @@ import numpy as np
 
 from snakehep import semantics
 from snakehep.errors import ExpressionError
-from snakehep.kernel_numpy import as_analysis_dtype
+from snakehep.kernel_numpy import as_analysis_dtype, python_scalars
 from snakehep.semantics import FOUR_MOMENTUM, SCALARS, KernelKinds
 
 
@@ -104,20 +104,14 @@ class AwkwardKernel(KernelKinds):
             counts = ak.num(template, axis=1)
             if any(not ak.all(ak.num(other, axis=1) == counts) for other in jagged[1:]):
                 raise ExpressionError("values of different collections cannot be combined")
-        values, presents = [], []
-        for x in operands:
-            if isinstance(x, AwkwardColumn):
-                values.append(self._flat_like(x.data, template))
-                presents.append(None if x.present is None else self._flat_like(x.present, template))
-            elif isinstance(x, SCALARS):
-                values.append(x)
-                presents.append(None)
-            else:
-                raise ExpressionError(f"a {type(x).__name__} is not a value")
-        with np.errstate(all="ignore"):
-            result, present = function(values, presents)
+
+        def align(column: AwkwardColumn) -> tuple[Any, Any]:
+            present = None if column.present is None else self._flat_like(column.present, template)
+            return self._flat_like(column.data, template), present
+
+        values, (result, present) = self.call_aligned(function, operands, align)
         if not any(isinstance(x, AwkwardColumn) for x in operands):
-            return result.item() if isinstance(result, np.generic) else result
+            return python_scalars(result, outputs)
         length = len(
             values[next(i for i, x in enumerate(operands) if isinstance(x, AwkwardColumn))]
         )

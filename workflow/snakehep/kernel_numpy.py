@@ -254,26 +254,17 @@ class NumpyKernel(KernelKinds):
         offsets = levels[0] if levels else None
         if any(not same_structure(o, offsets) for o in levels[1:]):
             raise ExpressionError("values of different collections cannot be combined")
-        values, presents = [], []
-        counts = None
-        for x in operands:
-            if isinstance(x, Column):
-                value, present = x.values, x.present
-                if offsets is not None and x.offsets is None:
-                    counts = counts_of(offsets) if counts is None else counts
-                    value = np.repeat(value, counts)
-                    present = None if present is None else np.repeat(present, counts)
-                values.append(value)
-                presents.append(present)
-            elif isinstance(x, SCALARS):
-                values.append(x)
-                presents.append(None)
-            else:
-                raise ExpressionError(f"a {type(x).__name__} is not a value")
-        with np.errstate(all="ignore"):
-            result, present = function(values, presents)
+        counts = counts_of(offsets) if offsets is not None else None
+
+        def align(column: Column) -> tuple[np.ndarray, np.ndarray | None]:
+            if offsets is None or column.offsets is not None:
+                return column.values, column.present
+            present = None if column.present is None else np.repeat(column.present, counts)
+            return np.repeat(column.values, counts), present
+
+        _, (result, present) = self.call_aligned(function, operands, align)
         if not any(isinstance(x, Column) for x in operands):
-            return _python_scalars(result, outputs)
+            return python_scalars(result, outputs)
         if offsets is not None:
             length = offsets[-1]
         else:
@@ -492,7 +483,7 @@ def _full(values: Any, length: int) -> Any:
     return np.full(length, values)
 
 
-def _python_scalars(result: Any, outputs: int) -> Any:
+def python_scalars(result: Any, outputs: int) -> Any:
     def scalar(value):
         return value.item() if isinstance(value, np.generic) else value
 

@@ -66,6 +66,25 @@ class KernelKinds:
     def is_record(self, value: Any) -> bool:
         return isinstance(value, self.record_type)
 
+    def call_aligned(
+        self, function: Callable, operands: Sequence[Any], align: Callable[[Any], tuple[Any, Any]]
+    ) -> tuple[list[Any], Any]:
+        """``function(values, presents)`` with every column operand made flat and aligned by
+        ``align(column) -> (values, present)`` and scalars passed as they are; returns the
+        operands' values and the function's result."""
+        values, presents = [], []
+        for operand in operands:
+            if self.is_column(operand):
+                value, present = align(operand)
+            elif isinstance(operand, SCALARS):
+                value, present = operand, None
+            else:
+                raise ExpressionError(f"a {type(operand).__name__} is not a value")
+            values.append(value)
+            presents.append(present)
+        with np.errstate(all="ignore"):
+            return values, function(values, presents)
+
 
 class Kernel(Protocol):
     """The structural operations a kernel provides; see :mod:`snakehep.kernel_numpy`."""
@@ -381,7 +400,9 @@ def _min_delta_r(kernel: Kernel, objects: Any, others: Any) -> Any:
     for value in (objects, others):
         if not (kernel.is_objects(value) and value.is_vector):
             found = _describe(kind(kernel, value))
-            raise ExpressionError(f"min_delta_r() needs two collections of four-vectors, got {found}")
+            raise ExpressionError(
+                f"min_delta_r() needs two collections of four-vectors, got {found}"
+            )
     return kernel.min_delta_r(objects, others)
 
 
