@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-
 import services
+import yaml
+from analysis_copy import copy_analysis
 from snakehep.histograms import read_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,18 +46,6 @@ def small_config() -> dict:
     config["plots"]["signals"] = ["zprime_1000"]
     config["inference"]["fit_signal"] = "zprime_1000"
     return config
-
-
-def analysis_copy(directory: Path, config: dict) -> Path:
-    directory.mkdir(parents=True)
-    for name in ("Snakefile", "workflow", "config", "profiles", "envs"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, directory / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, directory / name)
-    (directory / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    return directory
 
 
 def snakemake_command(profile: str, *args: str) -> list[str]:
@@ -112,7 +100,7 @@ def slurm(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def local_results(tmp_path_factory) -> dict:
-    workdir = analysis_copy(tmp_path_factory.mktemp("local") / "analysis", small_config())
+    workdir = copy_analysis(tmp_path_factory.mktemp("local") / "analysis", small_config())
     run(workdir, snakemake_command("local", "--cores", "2", *TARGETS))
     return results_of(workdir)
 
@@ -128,7 +116,7 @@ def finished_outputs(workdir: Path) -> dict[str, int]:
 
 
 def test_slurm_run_interrupted_then_resumed_equals_the_local_run(slurm, local_results, tmp_path):
-    workdir = analysis_copy(tmp_path / "analysis", small_config())
+    workdir = copy_analysis(tmp_path / "analysis", small_config())
     command = snakemake_command("slurm", *SLURM_OVERRIDES, *TARGETS)
     log_path = tmp_path / "interrupted.log"
     with open(log_path, "w") as log_file:
@@ -181,7 +169,7 @@ def test_slurm_run_interrupted_then_resumed_equals_the_local_run(slurm, local_re
 def test_a_failing_slurm_job_is_retried_then_reported(slurm, tmp_path):
     config = small_config()
     config["samples"]["broken"] = {"process": "ttbar", "xsec": 1.0, "inputs": ["broken/part0.root"]}
-    workdir = analysis_copy(tmp_path / "analysis", config)
+    workdir = copy_analysis(tmp_path / "analysis", config)
     (workdir / "broken").mkdir()
     (workdir / "broken/part0.root").write_bytes(b"this is not a ROOT file\n" * 100)
     target = "results/histograms/broken.root"
@@ -217,7 +205,7 @@ def s3(tmp_path_factory):
 def test_kubernetes_profile_dry_run_against_a_local_s3_server(s3, tmp_path):
     """What can run here of the Kubernetes profile: the DAG against the S3 store (a real run
     needs a cluster: it stops at the missing kubeconfig)."""
-    workdir = analysis_copy(tmp_path / "analysis", small_config())
+    workdir = copy_analysis(tmp_path / "analysis", small_config())
     env = {**os.environ, "SNAKEMAKE_STORAGE_S3_ACCESS_KEY": s3.access_key,
            "SNAKEMAKE_STORAGE_S3_SECRET_KEY": s3.secret_key}
     prefix = f"s3://{s3.bucket}/run"

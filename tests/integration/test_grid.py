@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
+from analysis_copy import copy_analysis, job_counts
 from snakehep.histograms import read_store
 from snakehep.partials import Partial
 
@@ -52,16 +51,7 @@ def analysis_config(grid, inputs: dict[str, list[str]], **rucio) -> dict:
 
 
 def workdir_for(tmp_path: Path, config: dict) -> Path:
-    workdir = tmp_path / "analysis"
-    workdir.mkdir()
-    for name in ("Snakefile", "workflow", "config", "profiles", "envs"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, workdir / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, workdir / name)
-    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return workdir
+    return copy_analysis(tmp_path / "analysis", config)
 
 
 def snakemake(workdir: Path, *args: str, rucio_config: Path, check: bool = True,
@@ -94,18 +84,6 @@ def assert_same_results(got: dict, expected: dict) -> None:
             assert got[name][1][key].entries == bins.entries, (name, key)
 
 
-def job_counts(output: str) -> dict[str, int]:
-    counts, in_table = {}, False
-    for line in output.splitlines():
-        fields = line.split()
-        if fields[:2] == ["job", "count"]:
-            in_table = True
-        elif in_table and len(fields) == 2 and fields[1].isdigit():
-            counts[fields[0]] = int(fields[1])
-    return counts
-
-
-@pytest.fixture(scope="module")
 def local_results(grid, tmp_path_factory):
     """The uploaded files read from local disk: the reference for every grid read."""
     originals = grid.originals

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
+from analysis_copy import copy_analysis, job_counts
 from snakehep.histograms import read_store
 from snakehep.samples import load_samples
 
@@ -34,13 +33,7 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 @pytest.fixture(scope="module")
 def workflow_run(tmp_path_factory):
     """A copy of the template, run once end to end with a tiny demo configuration."""
-    workdir = tmp_path_factory.mktemp("analysis")
-    for name in ("Snakefile", "workflow", "config", "profiles", "envs"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, workdir / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, workdir / name)
+    workdir = copy_analysis(tmp_path_factory.mktemp("analysis"))
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     snakemake(workdir)
     config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
@@ -106,20 +99,6 @@ def test_plots_tables_and_report(workflow_run):
     snakemake(workdir, "--report", "report.html")
     report = (workdir / "report.html").read_text()
     assert "SR_mll.png" in report and "cutflow.csv" in report
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a snakemake (dry) run."""
-    counts, in_table = {}, False
-    for line in output.splitlines():
-        fields = line.split()
-        if fields[:2] == ["job", "count"]:
-            in_table = True
-        elif in_table and len(fields) == 2 and fields[1].isdigit():
-            counts[fields[0]] = int(fields[1])
-        elif in_table and counts and not line.strip():
-            break
-    return counts
 
 
 def test_rerun_has_nothing_to_do_and_resumes_where_it_stopped(workflow_run):

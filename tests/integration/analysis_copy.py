@@ -1,0 +1,40 @@
+"""What the integration tests share: a copy of the template to run in, and snakemake's job table."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = ("Snakefile", "workflow", "config", "profiles", "envs")
+
+
+def copy_analysis(directory: Path, config: dict | None = None) -> Path:
+    """The workflow, config, profiles and envs copied to ``directory`` (``config`` written as
+    its config/config.yaml when given)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in TEMPLATE:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, directory / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, directory / name)
+    if config is not None:
+        (directory / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return directory
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a snakemake (dry) run."""
+    counts, in_table = {}, False
+    for line in output.splitlines():
+        fields = line.split()
+        if fields[:2] == ["job", "count"]:
+            in_table = True
+        elif in_table and len(fields) == 2 and fields[1].isdigit():
+            counts[fields[0]] = int(fields[1])
+        elif in_table and counts and not line.strip():
+            break
+    return counts
