@@ -4,8 +4,6 @@ of the ``grid`` fixture (tests/conftest.py, tests/services.py)."""
 from __future__ import annotations
 
 import copy
-import os
-import shutil
 
 import numpy as np
 import pytest
