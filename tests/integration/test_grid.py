@@ -84,6 +84,7 @@ def assert_same_results(got: dict, expected: dict) -> None:
             assert got[name][1][key].entries == bins.entries, (name, key)
 
 
+@pytest.fixture(scope="module")
 def local_results(grid, tmp_path_factory):
     """The uploaded files read from local disk: the reference for every grid read."""
     originals = grid.originals
