@@ -3,25 +3,42 @@ rerun trigger sees every value a job depends on), and jobs resolve no sample inp
 
 from __future__ import annotations
 
-import ast
+import re
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPTS = sorted((REPO / "workflow" / "scripts").glob("*.py"))
+RULE_FILES = sorted((REPO / "workflow" / "rules").glob("*.smk"))
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
-def test_rule_scripts_read_the_config_only_through_params(script):
-    tree = ast.parse(script.read_text())
-    attributes = {
-        node.attr for node in ast.walk(tree)
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-        and node.value.id == "snakemake"
-    }
-    assert "config" not in attributes
-    assert "load_samples" not in script.read_text()  # inputs come resolved, as params
+def rule_shells() -> dict[str, str]:
+    """Each rule's name and the text of its shell directive, read from workflow/rules."""
+    shells = {}
+    for path in RULE_FILES:
+        for block in re.split(r"^rule ", path.read_text(), flags=re.M)[1:]:
+            name = block.split(":", 1)[0]
+            shells[name] = block.split("    shell:", 1)[1] if "    shell:" in block else ""
+    return shells
+
+
+def test_every_rule_runs_its_own_job_through_the_command_line():
+    """REANA, the images and Kubernetes need shell commands: no rule has a script or run block,
+    and each calls the job of its own name."""
+    from snakehep.jobs import RULES
+
+    shells = rule_shells()
+    assert set(shells) == set(RULES)
+    for name, shell in shells.items():
+        assert f'run_job("{name}")' in shell, name
+    text = "".join(path.read_text() for path in RULE_FILES)
+    assert "script:" not in text and "run:" not in text
+
+
+def test_jobs_read_the_config_only_through_their_params():
+    source = (REPO / "workflow" / "snakehep" / "jobs.py").read_text()
+    for reader in ("load_config", "load_samples", "config.yaml", "resolve_inputs"):
+        assert reader not in source
 
 
 def test_selection_and_merge_jobs_resolve_no_inputs(monkeypatch, analysis_config, tmp_path):

@@ -194,10 +194,17 @@ def test_a_cut_reruns_the_selections_but_no_demo_generation(workflow_run):
     assert "demo_sample" not in counts
 
 
-def test_a_background_cross_section_also_regenerates_the_demo_pseudo_data(workflow_run):
-    """The demo's pseudo-data are drawn from the backgrounds' cross sections: that file (and
-    its selection) is made again, no other demo file and no other selection."""
+def test_a_background_cross_section_regenerates_no_demo_file(workflow_run):
+    """The pseudo-data are drawn from the demo's true cross sections, not from the ones the
+    analysis assumes: a background's xsec reruns its normalisation only."""
     workdir, _ = workflow_run
     counts = dry_run_after_edit(workdir, {"samples": {"ttbar": {"xsec": 9.0}}})
+    assert "demo_sample" not in counts and "select" not in counts
+    assert counts["merge_sample"] == 1  # ttbar
+
+
+def test_a_true_cross_section_regenerates_only_the_pseudo_data(workflow_run):
+    workdir, _ = workflow_run
+    counts = dry_run_after_edit(workdir, {"demo": {"true_cross_sections": {"ttbar": 9.0}}})
     assert counts["demo_sample"] == 1 and counts["select"] == 1  # the data file
-    assert counts["merge_sample"] == 2  # ttbar (normalisation) and data
+    assert counts["merge_sample"] == 1  # data

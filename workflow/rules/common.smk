@@ -1,15 +1,20 @@
+import json
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-min_version("9.0")
+# 7.32: the snakemake of REANA 0.9 (reana.yaml); everything here parses under 7.32 and 9.x.
+min_version("7.32")
 
 # The core package lives beside the rules: this workflow's own copy comes first, before any
-# installed one (the rule scripts do the same through workflow/scripts/core_path.py).
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+# installed one, here and in every job's shell (run_job), wherever the job runs: on a batch
+# node, in a conda environment or in a container image.
+CORE = str(Path(workflow.basedir) / "workflow")
+sys.path.insert(0, CORE)
 
 from snakehep.batch import BatchSettings, plan
 from snakehep.config import check_references
@@ -44,6 +49,44 @@ wildcard_constraints:
     observable="|".join(
         re.escape(o) for o in sorted(OBSERVABLES, key=len, reverse=True)
     ),
+
+
+# ------------------------------------------------------------------ how each rule's jobs run
+def run_job(rule_name):
+    """The start of every rule's shell command: one job of the rule, run by the core's command
+    line (snakehep.jobs) with its params as JSON; the named input and output files follow.
+    """
+    return (
+        f"python3 -m snakehep job {rule_name} --params {{params.job:q}} --log {{log:q}}"
+    )
+
+
+def job_params(**values):
+    """A rule's params as one JSON string (each value a constant or a function of the
+    wildcards): snakemake reruns a job when it changes, and the job reads nothing else.
+    """
+
+    def params(wildcards):
+        return json.dumps(
+            {
+                key: value(wildcards) if callable(value) else value
+                for key, value in values.items()
+            }
+        )
+
+    return params
+
+
+def wildcard(name):
+    return lambda wildcards: wildcards[name]
+
+
+def image(step):
+    """The container image of a step (config: containers), run by --sdm apptainer."""
+    images = config.get("containers", {})
+    registry = images.get("registry", "ghcr.io/snakehep")
+    name = images.get("images", {}).get(step, f"snakehep-{step}")
+    return f"docker://{registry}/{name}:{images.get('tag', 'latest')}"
 
 
 # ------------------------------------------------------------------ what each rule's jobs read

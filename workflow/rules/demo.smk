@@ -6,11 +6,15 @@ rule demo_sample:
         "logs/demo_sample/{sample}/part{part}.log",
     conda:
         "../../envs/demo.yaml"
+    container:
+        image("select")
     resources:
         mem_mb=2000,
         runtime=30,
         cpus_per_task=1,
     params:
-        settings=demo_settings,
-    script:
-        "../scripts/demo_sample.py"
+        job=job_params(
+            settings=demo_settings, sample=wildcard("sample"), part=wildcard("part")
+        ),
+    shell:
+        run_job("demo_sample") + " --output files {output:q}"

@@ -10,11 +10,13 @@ rule rucio_download:
         name=r".+",
     conda:
         "../../envs/fetch.yaml"
+    container:
+        image("fetch")
     resources:
         mem_mb=500,
         runtime=60,
         cpus_per_task=1,
     params:
-        target=download_target,
-    script:
-        "../scripts/rucio_download.py"
+        job=job_params(target=download_target),
+    shell:
+        run_job("rucio_download") + " --output files {output:q}"

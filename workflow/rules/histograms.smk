@@ -8,12 +8,16 @@ rule merge_partials:
         "logs/merge_partials/{sample}/merge{level}_{index}.log",
     conda:
         "../../envs/select.yaml"
+    container:
+        image("select")
     resources:
         mem_mb=1000,
         runtime=30,
         cpus_per_task=1,
-    script:
-        "../scripts/merge_partials.py"
+    params:
+        job=job_params(sample=wildcard("sample")),
+    shell:
+        run_job("merge_partials") + " --input files {input:q} --output files {output:q}"
 
 
 rule merge_sample:
@@ -27,15 +31,17 @@ rule merge_sample:
         "logs/merge_sample/{sample}.log",
     conda:
         "../../envs/select.yaml"
+    container:
+        image("select")
     resources:
         mem_mb=1000,
         runtime=30,
         cpus_per_task=1,
     params:
-        luminosity=config["luminosity"],
-        sample=normalisation,
-    script:
-        "../scripts/merge_sample.py"
+        job=job_params(luminosity=config["luminosity"], sample=normalisation),
+    shell:
+        run_job("merge_sample") + " --input files {input:q}"
+        " --output histograms {output.histograms:q} --output cutflow {output.cutflow:q}"
 
 
 rule merge_samples:
@@ -48,12 +54,13 @@ rule merge_samples:
         "logs/merge_samples.log",
     conda:
         "../../envs/select.yaml"
+    container:
+        image("select")
     resources:
         mem_mb=2000,
         runtime=30,
         cpus_per_task=1,
     params:
-        samples=list(SAMPLES),
-        groups=SAMPLE_GROUPS,
-    script:
-        "../scripts/merge_samples.py"
+        job=job_params(samples=list(SAMPLES), groups=SAMPLE_GROUPS),
+    shell:
+        run_job("merge_samples") + " --input files {input:q} --output files {output:q}"

@@ -8,14 +8,16 @@ rule limit:
         "logs/limit/{signal}.log",
     conda:
         "../../envs/inference.yaml"
+    container:
+        image("inference")
     resources:
         mem_mb=2000,
         runtime=60,
         cpus_per_task=1,
     params:
-        settings=limit_settings,
-    script:
-        "../scripts/limit.py"
+        job=job_params(settings=limit_settings, signal=wildcard("signal")),
+    shell:
+        run_job("limit") + " --input files {input:q} --output files {output:q}"
 
 
 rule limit_summary:
@@ -28,12 +30,16 @@ rule limit_summary:
         "logs/limit_summary.log",
     conda:
         "../../envs/inference.yaml"
+    container:
+        image("inference")
     resources:
         mem_mb=1000,
         runtime=15,
         cpus_per_task=1,
-    script:
-        "../scripts/limit_summary.py"
+    params:
+        job=job_params(),
+    shell:
+        run_job("limit_summary") + " --input files {input:q} --output files {output:q}"
 
 
 rule brazil_plot:
@@ -50,14 +56,16 @@ rule brazil_plot:
         "logs/brazil_plot.log",
     conda:
         "../../envs/plots.yaml"
+    container:
+        image("plots")
     resources:
         mem_mb=1000,
         runtime=15,
         cpus_per_task=1,
     params:
-        luminosity=config["luminosity"],
-    script:
-        "../scripts/brazil_plot.py"
+        job=job_params(luminosity=config["luminosity"]),
+    shell:
+        run_job("brazil_plot") + " --input files {input:q} --output files {output:q}"
 
 
 rule fit:
@@ -71,12 +79,17 @@ rule fit:
         "logs/fit.log",
     conda:
         "../../envs/inference.yaml"
+    container:
+        image("inference")
     resources:
         mem_mb=2000,
         runtime=120,
         cpus_per_task=1,
-    script:
-        "../scripts/fit.py"
+    params:
+        job=job_params(),
+    shell:
+        run_job("fit") + " --input files {input:q}"
+        " --output fit {output.fit:q} --output ranking {output.ranking:q}"
 
 
 rule fit_plots:
@@ -103,12 +116,16 @@ rule fit_plots:
         "logs/fit_plots.log",
     conda:
         "../../envs/plots.yaml"
+    container:
+        image("plots")
     resources:
         mem_mb=1000,
         runtime=15,
         cpus_per_task=1,
     params:
-        settings=fit_plot_settings(),
-        channels=CHANNELS,
-    script:
-        "../scripts/fit_plots.py"
+        job=job_params(settings=fit_plot_settings(), channels=CHANNELS),
+    shell:
+        run_job("fit_plots")
+        + " --input fit {input.fit:q} --input ranking {input.ranking:q}"
+        " --input binning {input.binning:q} --output pulls {output.pulls:q}"
+        " --output ranking {output.ranking:q} --output postfit {output.postfit:q}"

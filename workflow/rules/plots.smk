@@ -13,14 +13,17 @@ rule cutflow_tables:
         "logs/cutflow_tables.log",
     conda:
         "../../envs/plots.yaml"
+    container:
+        image("plots")
     resources:
         mem_mb=1000,
         runtime=15,
         cpus_per_task=1,
     params:
-        regions=REGIONS,
-    script:
-        "../scripts/cutflow_tables.py"
+        job=job_params(regions=REGIONS),
+    shell:
+        run_job("cutflow_tables") + " --input files {input:q}"
+        " --output csv {output.csv:q} --output markdown {output.markdown:q}"
 
 
 rule plot_distributions:
@@ -40,11 +43,14 @@ rule plot_distributions:
         "logs/plot_distributions/{observable}.log",
     conda:
         "../../envs/plots.yaml"
+    container:
+        image("plots")
     resources:
         mem_mb=1000,
         runtime=15,
         cpus_per_task=1,
     params:
-        settings=plot_settings,
-    script:
-        "../scripts/plot_distributions.py"
+        job=job_params(settings=plot_settings),
+    shell:
+        run_job("plot_distributions")
+        + " --input files {input:q} --output files {output:q}"

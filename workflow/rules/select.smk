@@ -10,13 +10,15 @@ rule select:
         "logs/select/{sample}/group{group}.log",
     conda:
         "../../envs/select.yaml"
+    container:
+        image("select")
     resources:
         mem_mb=2000,
         runtime=120,
         cpus_per_task=1,
     params:
-        analysis=SELECTION_SETTINGS,
-        sample=selection_sample,
-        inputs=group_sources,
-    script:
-        "../scripts/select.py"
+        job=job_params(
+            analysis=SELECTION_SETTINGS, sample=selection_sample, inputs=group_sources
+        ),
+    shell:
+        run_job("select") + " --input files {input:q} --output files {output:q}"

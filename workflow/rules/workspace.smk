@@ -11,12 +11,16 @@ rule workspaces:
         "logs/workspaces.log",
     conda:
         "../../envs/inference.yaml"
+    container:
+        image("inference")
     resources:
         mem_mb=2000,
         runtime=30,
         cpus_per_task=1,
     params:
-        settings=WORKSPACE_SETTINGS,
-        signals=SIGNALS,
-    script:
-        "../scripts/workspaces.py"
+        job=job_params(settings=WORKSPACE_SETTINGS, signals=SIGNALS),
+    shell:
+        run_job("workspaces") + " --input files {input:q}"
+        " --output background_only {output.background_only:q}"
+        " --output patchset {output.patchset:q} --output binning {output.binning:q}"
+        " --output signals {output.signals:q}"

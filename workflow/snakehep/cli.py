@@ -178,6 +178,17 @@ def _add_statistics_options(parser: argparse.ArgumentParser) -> None:
                              "'{\"normsys\": {\"interpcode\": \"code1\"}, \"histosys\": {\"interpcode\": \"code0\"}}'")
 
 
+def cmd_job(args: argparse.Namespace) -> None:
+    from snakehep import jobs
+
+    jobs.run(args.rule, jobs.Job(
+        params=jobs.parse_params(args.params),
+        input=jobs.named_files(args.input),
+        output=jobs.named_files(args.output),
+        log=args.log,
+    ))
+
+
 def cmd_rucio_refresh(args: argparse.Namespace) -> None:
     from snakehep.samples import refresh_dids
 
@@ -253,6 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
     limit.add_argument("--cl", type=float, default=0.95, help="confidence level")
     _add_statistics_options(limit)
     limit.add_argument("-o", "--output", help="write the JSON here instead of stdout")
+
+    job = add("job", cmd_job, "run one job of a workflow rule (what the rules' shell commands call)")
+    job.add_argument("rule", help="rule name, e.g. select, merge_sample, limit")
+    job.add_argument("--params", default="{}", help="JSON object: what the job reads of the config")
+    job.add_argument("--log", help="log file (default: standard error)")
+    for direction in ("input", "output"):
+        job.add_argument(f"--{direction}", action="append", nargs="+", metavar=("NAME", "FILE"),
+                         help=f"named {direction} files (repeatable)")
 
     refresh = add("rucio-refresh", cmd_rucio_refresh,
                   "resolve the samples' Rucio DIDs again and rewrite their resolution cache")

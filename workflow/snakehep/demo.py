@@ -429,7 +429,8 @@ def _fake_electrons(rng: np.random.Generator, n: int) -> dict:
 def _met(rng: np.random.Generator, truth: Truth, muons: dict, jets: dict) -> tuple:
     """MET = neutrinos + Gaussian resolution growing with the scalar sum of visible pT."""
     n = truth.n
-    sum_et = np.bincount(jets["idx"], weights=jets["pt"], minlength=n)
+    # float64 even with no jet at all (bincount of an empty array gives integers)
+    sum_et = np.bincount(jets["idx"], weights=jets["pt"], minlength=n).astype(np.float64)
     sum_et += np.bincount(muons["idx"], weights=muons["pt"], minlength=n)
     sigma = 5.0 + 0.5 * np.sqrt(sum_et)
     met_x = truth.invisible[0] + sigma * rng.standard_normal(n)
@@ -689,6 +690,11 @@ def _kind(analysis: Mapping, name: str) -> str:
 
 
 def _expected_events(analysis: Mapping, name: str, n_parts: int) -> float:
+    """Events of ``name`` in one part of the pseudo-data: its true cross section (demo), else
+    the one the analysis assumes (samples)."""
+    truth = (analysis.get("demo") or {}).get("true_cross_sections") or {}
+    if name in truth:
+        return float(truth[name]) * float(analysis["luminosity"]) / n_parts
     sample = _sample(analysis, name)
     try:
         xsec = float(sample["xsec"])
@@ -814,7 +820,7 @@ def _data_components(analysis: Mapping, sample: str) -> list[tuple[str, float]]:
     samples = analysis.get("samples") or {}
     components = [
         (name, _expected_events(analysis, name, n_parts))
-        for name in samples
+        for name in sorted(samples)  # the config's order of samples changes no event
         if _kind(analysis, name) == "background"
     ]
     inject = analysis["demo"].get("inject_signal")
@@ -868,8 +874,8 @@ def _data_chunks(analysis: Mapping, sample: str, part: int) -> Iterator[ak.Array
 def generation_settings(analysis: Mapping, sample: str) -> dict:
     """The part of the config that generating a demo file of ``sample`` reads, itself a config
     that :func:`generate_sample_part` accepts. Simulated files read the demo settings and the
-    sample's process (and mass range); pseudo-data also read every background's cross section,
-    the luminosity, the injected signal and the scale factors they emulate. A rule gives this as
+    sample's process (and mass range); pseudo-data also read every background's true cross
+    section (``demo.true_cross_sections``, else its ``xsec``), the luminosity, the injected signal and the scale factors they emulate. A rule gives this as
     its params, so that editing anything else (a cut, a label) regenerates no demo file."""
     demo = _demo_settings(analysis)
     kind = _kind(analysis, sample)
@@ -895,8 +901,16 @@ def generation_settings(analysis: Mapping, sample: str) -> dict:
             reduced["selection"] = {"parameters": {"btag_wp": parameters["btag_wp"]}}
     ranges = demo.get("mass_ranges") or {}
     reduced["demo"]["mass_ranges"] = {n: ranges[n] for n in names if n in ranges}
-    fields = ("process", "mass") if kind != "data" else ("process", "mass", "xsec", "kfactor")
-    reduced["samples"] = {n: {k: samples[n][k] for k in fields if k in samples[n]} for n in names}
+    truth = demo.get("true_cross_sections") or {}
+    names = [sample, *sorted(set(names) - {sample})]  # sorted: the config's order changes nothing
+    reduced["samples"] = {n: {k: samples[n][k] for k in ("process", "mass") if k in samples[n]}
+                          for n in names}
+    if kind == "data":  # a true cross section (demo) replaces the one the analysis assumes
+        reduced["demo"]["true_cross_sections"] = {n: truth[n] for n in names if n in truth}
+        for n in names:
+            if n not in truth and n != sample:
+                reduced["samples"][n].update(
+                    {k: samples[n][k] for k in ("xsec", "kfactor") if k in samples[n]})
     if kind == "data":  # the number of parts sets the expected events per part
         reduced["samples"][sample]["inputs"] = list(samples[sample].get("inputs") or [])
     processes = analysis.get("processes") or {}
