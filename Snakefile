@@ -10,6 +10,7 @@ include: "workflow/rules/histograms.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/workspace.smk"
 include: "workflow/rules/limits.smk"
+include: "workflow/rules/provenance.smk"
 
 
 rule all:
@@ -20,6 +21,7 @@ rule all:
         "results/cutflows/cutflow.csv",
         "results/cutflows/cutflow.md",
         distribution_plots(),
+        "results/provenance/provenance.html",
 
 
 # Run on the machine that runs snakemake, never submitted to a cluster: each takes a second.
@@ -27,3 +29,4 @@ localrules:
     all,
     cutflow_tables,
     limit_summary,
+    provenance_report,

@@ -16,8 +16,9 @@ def rule_shells() -> dict[str, str]:
     """Each rule's name and the text of its shell directive, read from workflow/rules."""
     shells = {}
     for path in RULE_FILES:
-        for block in re.split(r"^rule ", path.read_text(), flags=re.M)[1:]:
-            name = block.split(":", 1)[0]
+        for block in re.split(r"^ *rule ?", path.read_text(), flags=re.M)[1:]:
+            named = re.match(r':\s*name:\s*f?"([^"]+)"', block)  # a rule made in a loop
+            name = named.group(1) if named else block.split(":", 1)[0]
             shells[name] = block.split("    shell:", 1)[1] if "    shell:" in block else ""
     return shells
 
@@ -28,9 +29,10 @@ def test_every_rule_runs_its_own_job_through_the_command_line():
     from snakehep.jobs import RULES
 
     shells = rule_shells()
-    assert set(shells) == set(RULES)
+    steps = {name for name in RULES if re.fullmatch(r"provenance_(fetch|select|inference|plots)", name)}
+    assert set(shells) == set(RULES) - steps | {"provenance_{step}"}
     for name, shell in shells.items():
-        assert f'run_job("{name}")' in shell, name
+        assert re.search(rf'run_job\(f?"{re.escape(name)}"\)', shell), name
     text = "".join(path.read_text() for path in RULE_FILES)
     assert "script:" not in text and "run:" not in text
 

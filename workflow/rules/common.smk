@@ -18,6 +18,7 @@ sys.path.insert(0, CORE)
 
 from snakehep.batch import BatchSettings, plan
 from snakehep.config import check_references
+from snakehep.demo_config import generation_settings
 from snakehep.fetch import is_remote
 from snakehep.samples import load_samples
 
@@ -114,10 +115,6 @@ SELECTION_SETTINGS = {
 
 
 def demo_settings(wildcards):
-    from snakehep.demo import (
-        generation_settings,
-    )  # imports uproot: only when a demo job exists
-
     return generation_settings(config, wildcards.sample)
 
 
@@ -252,6 +249,30 @@ def fit_plot_settings():
             else {}
         ),
     }
+
+
+# Provenance (workflow/rules/provenance.smk): the steps this run has, the config's hash and the
+# local input files.
+PROVENANCE_STEPS = [
+    "select",
+    *(["fetch"] if DOWNLOADS else []),
+    *(["inference"] if "inference" in config and SIGNALS else []),
+    "plots",
+]
+LOCAL_INPUTS_BY_SAMPLE = {
+    name: [path for path in sample.inputs if not is_remote(path)]
+    for name, sample in SAMPLES.items()
+}
+LOCAL_INPUTS = sorted({p for paths in LOCAL_INPUTS_BY_SAMPLE.values() for p in paths})
+
+
+def config_sha256():
+    from snakehep.provenance import config_hash
+
+    return config_hash(config)
+
+
+CONFIG_SHA256 = config_sha256()
 
 
 def inference_outputs():

@@ -197,14 +197,37 @@ def plot_distributions(job: Job) -> None:
     )
 
 
+def step_provenance(job: Job) -> None:
+    from snakehep import provenance
+
+    provenance.write_step_record(job.output_file(), **job.params)
+
+
+def input_checksums(job: Job) -> None:
+    from snakehep import provenance
+
+    provenance.write_input_records(job.output_file(), job.params["files"])
+
+
+def provenance_report(job: Job) -> None:
+    from snakehep import provenance
+
+    provenance.write_report_page(
+        steps=job.inputs("steps"), inputs=job.input_file("inputs"), output=job.output_file()
+    )
+
+
 RULES: dict[str, Callable[[Job], None]] = {
     function.__name__: function
     for function in (
         demo_sample, rucio_download, select, merge_partials, merge_sample, merge_samples,
         workspaces, limit, limit_summary, brazil_plot, fit, fit_plots, cutflow_tables,
-        plot_distributions,
+        plot_distributions, input_checksums, provenance_report,
     )
 }
+# one rule per step image (provenance_select, ...), each running step_provenance in its image
+RULES.update({f"provenance_{step}": step_provenance
+              for step in ("fetch", "select", "inference", "plots")})
 
 
 def run(rule: str, job: Job) -> None:

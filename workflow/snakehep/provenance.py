@@ -1,0 +1,129 @@
+"""Provenance, as preserving an analysis (RECAST) needs it: per step, the image it ran in, the
+package versions found there, the source revision and a hash of the config; per input file, its
+size and adler32. ``snakemake --report`` shows them (results/provenance/provenance.html)."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import logging
+import os
+import subprocess
+import zlib
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from snakehep.io import write_json_atomic, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+# What each step's jobs import (the distributions whose versions decide its numbers).
+STEP_PACKAGES = {
+    "fetch": ("rucio-clients", "fsspec-xrootd", "xrootd"),
+    "select": ("numpy", "awkward", "uproot", "vector", "hist", "boost-histogram", "pyyaml"),
+    "inference": ("numpy", "scipy", "pyhf", "threadpoolctl"),
+    "plots": ("numpy", "matplotlib", "mplhep", "hist", "uproot"),
+}
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """sha256 of the config as canonical JSON (key order and YAML layout change nothing)."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def source_revision(directory: str | os.PathLike) -> str | None:
+    """The git commit of the workflow (``+dirty`` with uncommitted changes), else what the image
+    was built from (SNAKEHEP_SOURCE_REVISION), else None."""
+    try:
+        commit = _git(directory, "rev-parse", "HEAD")
+        dirty = _git(directory, "status", "--porcelain", "--untracked-files=no")
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return os.environ.get("SNAKEHEP_SOURCE_REVISION")
+
+
+def _git(directory: str | os.PathLike, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(directory), *args], capture_output=True, text=True,
+                          check=True, timeout=30).stdout.strip()
+
+
+def package_versions(names: Sequence[str]) -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in ("snakehep", *names):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def step_record(*, step: str, image: str, config_sha256: str, workflow_dir: str) -> dict:
+    """Where and with what one step runs: recorded by a job of that step, in its image."""
+    return {
+        "step": step,
+        "image": image,
+        # set in the images (containers/): what was built; a digest only where the site sets it
+        "image_built_from": os.environ.get("SNAKEHEP_IMAGE"),
+        "image_digest": os.environ.get("SNAKEHEP_IMAGE_DIGEST"),
+        "in_container": Path("/run/.containerenv").exists() or "APPTAINER_CONTAINER" in os.environ,
+        "packages": package_versions(STEP_PACKAGES.get(step, ())),
+        "source_revision": source_revision(workflow_dir),
+        "config_sha256": config_sha256,
+    }
+
+
+def adler32(path: str | os.PathLike, *, block: int = 1 << 22) -> str:
+    value = 1
+    with open(path, "rb") as stream:
+        while chunk := stream.read(block):
+            value = zlib.adler32(chunk, value)
+    return f"{value:08x}"
+
+
+def input_records(files_by_sample: Mapping[str, Sequence[str]]) -> dict[str, list[dict]]:
+    """Size and adler32 of every local input file, by sample (the same checksum Rucio keeps)."""
+    return {
+        sample: [{"file": path, "bytes": os.path.getsize(path), "adler32": adler32(path)}
+                 for path in files]
+        for sample, files in files_by_sample.items()
+    }
+
+
+def write_step_record(output: str | os.PathLike, **fields: str) -> None:
+    record = step_record(**fields)
+    log.info("step %s: image %s, revision %s", record["step"], record["image"],
+             record["source_revision"])
+    write_json_atomic(Path(output), record)
+
+
+def write_input_records(output: str | os.PathLike, files_by_sample: Mapping[str, Sequence[str]]) -> None:
+    write_json_atomic(Path(output), input_records(files_by_sample))
+
+
+def write_report_page(*, steps: Sequence[str | os.PathLike], inputs: str | os.PathLike,
+                      output: str | os.PathLike) -> None:
+    """One HTML page of every step's record and every input's checksum (for snakemake --report)."""
+    records = [json.loads(Path(path).read_text(encoding="utf-8")) for path in steps]
+    files = json.loads(Path(inputs).read_text(encoding="utf-8"))
+    parts = ["<h2>Steps</h2>", _table(
+        ["step", "image", "built from", "digest", "source revision", "config sha256", "packages"],
+        [[r["step"], r["image"], r["image_built_from"], r["image_digest"], r["source_revision"],
+          r["config_sha256"], ", ".join(f"{k} {v}" for k, v in r["packages"].items())]
+         for r in records])]
+    parts += ["<h2>Input files</h2>", _table(
+        ["sample", "file", "bytes", "adler32"],
+        [[sample, f["file"], f["bytes"], f["adler32"]]
+         for sample, entries in files.items() for f in entries])]
+    write_text_atomic(Path(output), "<html><body>\n" + "\n".join(parts) + "\n</body></html>\n")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def cells(values: Sequence[Any], tag: str) -> str:
+        return "".join(f"<{tag}>{html.escape('' if v is None else str(v))}</{tag}>" for v in values)
+
+    body = "\n".join(f"<tr>{cells(row, 'td')}</tr>" for row in rows)
+    return f"<table>\n<tr>{cells(header, 'th')}</tr>\n{body}\n</table>"
