@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 RULE_FILES = sorted((REPO / "workflow" / "rules").glob("*.smk"))

@@ -232,3 +232,18 @@ def test_a_true_cross_section_regenerates_only_the_pseudo_data(workflow_run):
     counts = dry_run_after_edit(workdir, {"demo": {"true_cross_sections": {"ttbar": 9.0}}})
     assert counts["demo_sample"] == 1 and counts["select"] == 1  # the data file
     assert counts["merge_sample"] == 1  # data
+
+
+def test_jobs_run_the_workflows_own_copy_of_the_core(tmp_path):
+    """A rule's shell puts this workflow's workflow/ first on PYTHONPATH, before any installed
+    snakehep: an edit to the copy's jobs.py is what runs."""
+    workdir = copy_analysis(tmp_path / "analysis")
+    (workdir / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    jobs = workdir / "workflow" / "snakehep" / "jobs.py"
+    jobs.write_text(jobs.read_text().replace(
+        "def demo_sample(job: Job) -> None:\n",
+        "def demo_sample(job: Job) -> None:\n    raise RuntimeError('the copy of the core ran')\n"))
+    result = snakemake(workdir, "--cores", "1", "resources/demo/ttbar/part0.root", check=False)
+    assert result.returncode != 0
+    assert "the copy of the core ran" in (workdir / "logs/demo_sample/ttbar/part0.log").read_text()
+    assert not (workdir / "resources/demo/ttbar/part0.root").exists()

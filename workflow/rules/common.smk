@@ -58,7 +58,9 @@ def run_job(rule_name):
     line (snakehep.jobs) with its params as JSON; the named input and output files follow.
     """
     return (
-        f"python3 -m snakehep job {rule_name} --params {{params.job:q}} --log {{log:q}}"
+        f"PYTHONPATH={shlex.quote(CORE)}"
+        "${{PYTHONPATH:+:$PYTHONPATH}}"  # braces doubled: snakemake formats this string
+        f" python3 -m snakehep job {rule_name} --params {{params.job:q}} --log {{log:q}}"
     )
 
 

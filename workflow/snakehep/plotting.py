@@ -508,13 +508,13 @@ def plot_ranking(
         up_color, down_color = "#3f90da", "#e42536"
         bar_height = 0.7
         ax.barh(y, pre_up, height=bar_height, fill=False, edgecolor=up_color, linewidth=1.5, gid="impact_prefit_up",
-                label=rf"Pre-fit impact: $\theta = \hat{{\theta}} + \Delta\theta$", zorder=2)
+                label=r"Pre-fit impact: $\theta = \hat{\theta} + \Delta\theta$", zorder=2)
         ax.barh(y, pre_down, height=bar_height, fill=False, edgecolor=down_color, linewidth=1.5,
-                gid="impact_prefit_down", label=rf"Pre-fit impact: $\theta = \hat{{\theta}} - \Delta\theta$", zorder=2)
+                gid="impact_prefit_down", label=r"Pre-fit impact: $\theta = \hat{\theta} - \Delta\theta$", zorder=2)
         ax.barh(y, post_up, height=bar_height, color=up_color, alpha=0.8, gid="impact_postfit_up",
-                label=rf"Post-fit impact: $\theta = \hat{{\theta}} + \Delta\hat{{\theta}}$", zorder=1)
+                label=r"Post-fit impact: $\theta = \hat{\theta} + \Delta\hat{\theta}$", zorder=1)
         ax.barh(y, post_down, height=bar_height, color=down_color, alpha=0.8, gid="impact_postfit_down",
-                label=rf"Post-fit impact: $\theta = \hat{{\theta}} - \Delta\hat{{\theta}}$", zorder=1)
+                label=r"Post-fit impact: $\theta = \hat{\theta} - \Delta\hat{\theta}$", zorder=1)
         ax.axvline(0, color="black", linewidth=0.8)
         impacts = np.concatenate([pre_up, pre_down, post_up, post_down])
         impacts = impacts[np.isfinite(impacts)]
