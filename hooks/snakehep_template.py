@@ -50,19 +50,18 @@ class TemplateRepository(Extension):
 
 @dataclass(frozen=True)
 class Choices:
-    """What the person generating an analysis chose (cookiecutter.json)."""
+    """What the person generating an analysis chose (cookiecutter.json) that the files copied
+    here depend on (the default profile only changes the rendered README)."""
 
     name: str
     slug: str
     author: str
-    profile: str
     keep_demo: bool
 
     @classmethod
     def from_context(cls, context: dict) -> Choices:
         choices = cls(name=context["analysis_name"], slug=context["analysis_slug"],
-                      author=context["author"], profile=context["default_profile"],
-                      keep_demo=context["keep_demo"] == "yes")
+                      author=context["author"], keep_demo=context["keep_demo"] == "yes")
         if not SLUG.match(choices.slug):
             raise SystemExit(f"analysis_slug {choices.slug!r}: use lower-case letters, digits, "
                              "'-' and '_', starting with a letter (it names the directory and "

@@ -188,6 +188,7 @@ def test_cruft_update_brings_a_template_change_and_keeps_the_analysis_edits(tmp_
     ("tests/test_selection.py", True, False),
     ("tests/rules/test_select.py", False, True),
     ("tests/rules/data/inputs.json", False, True),
+    ("tests/data/inference/demo_tiny_zprime_3000.json", False, True),
     ("config/presets/benchmark.yaml", True, True),
     ("config/presets/benchmark.yaml", False, False),
 ])
