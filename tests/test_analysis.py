@@ -42,7 +42,9 @@ def storage_options(profile: str, request) -> tuple[list[str], dict[str, str]]:
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_workflow_dry_runs_with_each_profile(profile, request):
     options, env = storage_options(profile, request)
-    command = [sys.executable, "-m", "snakemake", "--profile", f"profiles/{profile}", "-n", *options]
+    # --forceall: every job, also where results of an earlier run are up to date
+    command = [sys.executable, "-m", "snakemake", "--profile", f"profiles/{profile}", "-n", "--forceall",
+               *options]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600,
                             check=False, env={**os.environ, **env})
     output = result.stdout + result.stderr
