@@ -32,10 +32,16 @@ def kernel(request) -> str:
     return request.param
 
 
+# The demo's config: a link to config/config.yaml here; in an analysis generated from the
+# template (whose config/config.yaml is its own), a copy of the template's, so that tests built
+# on the demo do not depend on the analysis's config.
+DEMO_CONFIG = REPO / "tests" / "data" / "demo_config.yaml"
+
+
 @pytest.fixture(scope="session")
 def default_config() -> dict:
-    """The shipped config/config.yaml, validated (defaults filled in)."""
-    with open(REPO / "config" / "config.yaml", encoding="utf-8") as stream:
+    """The demo's config (config/config.yaml of the template), validated (defaults filled in)."""
+    with open(DEMO_CONFIG, encoding="utf-8") as stream:
         return validate(yaml.safe_load(stream))
 
 
@@ -75,6 +81,17 @@ def nanoaod_files() -> dict[str, Path]:
                     tar.extract(member, cache, filter="data")
         archive.unlink()
     return wanted
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory) -> Iterator[services.S3Server]:
+    """A local S3-compatible server (moto) with one bucket, for the Kubernetes profile's storage."""
+    server = services.S3Server(tmp_path_factory.mktemp("s3"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
 
 
 # ------------------------------------------------------------------ grid: real Rucio and XRootD

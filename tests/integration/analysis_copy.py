@@ -11,9 +11,12 @@ REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = ("Snakefile", "workflow", "config", "profiles", "envs")
 
 
+DEMO_CONFIG = REPO / "tests" / "data" / "demo_config.yaml"  # see tests/conftest.py
+
+
 def copy_analysis(directory: Path, config: dict | None = None) -> Path:
-    """The workflow, config, profiles and envs copied to ``directory`` (``config`` written as
-    its config/config.yaml when given)."""
+    """The workflow, config, profiles and envs copied to ``directory``, with ``config`` (or else
+    the demo's config, also in an analysis generated from the template) as config/config.yaml."""
     directory.mkdir(parents=True, exist_ok=True)
     for name in TEMPLATE:
         source = REPO / name
@@ -21,8 +24,11 @@ def copy_analysis(directory: Path, config: dict | None = None) -> Path:
             shutil.copytree(source, directory / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, directory / name)
-    if config is not None:
-        (directory / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    target = directory / "config" / "config.yaml"
+    if config is None:
+        shutil.copyfile(DEMO_CONFIG, target)
+    else:
+        target.write_text(yaml.safe_dump(config, sort_keys=False))
     return directory
 
 

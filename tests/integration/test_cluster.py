@@ -192,16 +192,6 @@ def test_a_failing_slurm_job_is_retried_then_reported(slurm, tmp_path):
 # ----------------------------------------------------------------------------------- Kubernetes
 
 
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    server = services.S3Server(tmp_path_factory.mktemp("s3"))
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-
-
 def test_kubernetes_profile_dry_run_against_a_local_s3_server(s3, tmp_path):
     """What can run here of the Kubernetes profile: the DAG against the S3 store (a real run
     needs a cluster: it stops at the missing kubeconfig)."""
