@@ -48,7 +48,9 @@ def run_limit(tmp_path, inputs: list[str]) -> dict:
 
 
 def test_limit_is_where_pyhf_gives_cls_of_five_percent(tmp_path):
-    limit = run_limit(tmp_path, ["resources/demo/zprime_1000/part0.root"])
+    """The signal's inputs were resolved when the workflow started; the job runs where they may
+    not be (a container, REANA): a glob that matches nothing here must not matter."""
+    limit = run_limit(tmp_path, ["resources/demo/zprime_1000/*.root"])
 
     model = pyhf.Workspace(workspace()).model()
     data = OBSERVED + model.config.auxdata
@@ -65,9 +67,3 @@ def test_limit_is_where_pyhf_gives_cls_of_five_percent(tmp_path):
     assert limit["xsec_limit_fb"]["exp"] == pytest.approx([mu * xsec_fb for mu in limit["mu"]["exp"]],
                                                           rel=1e-12)
 
-
-def test_limit_job_does_not_resolve_the_signals_inputs(tmp_path):
-    """The inputs of a sample are resolved when the workflow starts; a limit job runs where they
-    may not be (a container, REANA): a glob matching nothing here must not matter."""
-    limit = run_limit(tmp_path, ["resources/demo/zprime_1000/*.root"])
-    assert limit["mu"]["obs"] > 0
