@@ -1,6 +1,7 @@
 """Shared fixtures of the rule tests: each test runs one rule alone, as its ``shell:`` runs it,
 ``python -m snakehep job RULE --params JSON --log LOG --input NAME FILE... --output NAME FILE...``
-in a subprocess whose PYTHONPATH is this checkout's workflow/, on small inputs made here."""
+in a subprocess whose PYTHONPATH is this checkout's workflow/ (the job runs this checkout's core,
+not an installed copy), on small inputs made here."""
 
 from __future__ import annotations
 
