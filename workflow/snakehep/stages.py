@@ -209,7 +209,7 @@ def signal_limit(
     """CLs upper limit on the signal strength of one mass point, also as a sigma x B limit."""
     from snakehep import inference
 
-    sample = load_samples(analysis)[signal]
+    sample = load_samples(analysis, resolve=False)[signal]  # its xsec and mass; no inputs
     cl = analysis["inference"].get("cl", 0.95)
     limit = inference.upper_limit_workspace(_read_json(workspace), cl=cl, source=str(workspace))
     xsec_fb = sample.xsec * sample.kfactor * 1000.0

@@ -1,0 +1,134 @@
+"""Shared fixtures of the rule tests: each test runs one rule alone, as its ``shell:`` runs it,
+``python -m snakehep job RULE --params JSON --log LOG --input NAME FILE... --output NAME FILE...``
+in a subprocess whose PYTHONPATH is this checkout's workflow/ (the job runs this checkout's core,
+not an installed copy), on small inputs made here."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import struct
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from snakehep import demo, stages
+from snakehep.samples import Sample
+
+WORKFLOW = Path(__file__).resolve().parents[2] / "workflow"
+EVENTS_PER_FILE = 300
+# tiny luminosity (/pb): the pseudo-data of one part hold a few hundred events
+LUMINOSITY = 10.0
+
+
+@dataclass
+class RuleRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8") if self.log.exists() else ""
+
+
+def rule_command(rule: str, *, params: Mapping, log: Path,
+                 inputs: Mapping[str, Sequence] | None = None,
+                 outputs: Mapping[str, Sequence] | None = None) -> list[str]:
+    """The command of a rule's shell (common.smk: run_job), with named input and output files."""
+    command = [sys.executable, "-m", "snakehep", "job", rule, "--params", json.dumps(params),
+               "--log", str(log)]
+    for option, files in (("--input", inputs or {}), ("--output", outputs or {})):
+        for name, paths in files.items():
+            command += [option, name, *map(str, paths)]
+    return command
+
+
+def run_rule(rule: str, *, params: Mapping, tmp_path: Path,
+             inputs: Mapping[str, Sequence] | None = None,
+             outputs: Mapping[str, Sequence] | None = None, check: bool = True) -> RuleRun:
+    """Run one job of ``rule`` in a subprocess (working directory ``tmp_path``, PYTHONPATH this
+    checkout's workflow/); ``check``: fail the test, showing the log, if the job fails."""
+    log = tmp_path / "logs" / f"{rule}.log"
+    env = {**os.environ, "PYTHONPATH": str(WORKFLOW)}
+    result = subprocess.run(rule_command(rule, params=params, log=log, inputs=inputs, outputs=outputs),
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    run = RuleRun(result.returncode, result.stdout, result.stderr, log)
+    if check and run.returncode != 0:
+        pytest.fail(f"rule {rule} exited with {run.returncode}:\n{run.log_text()[-4000:]}\n"
+                    f"{run.stderr[-2000:]}")
+    return run
+
+
+def read_partial(path) -> dict:
+    """A partial result (.npz) read with numpy alone: expansions summed over their terms."""
+    with np.load(path) as data:
+        header = json.loads(str(data["header"]))
+        histograms = {tuple(entry["key"]): (data[f"values{i}"].sum(axis=0),
+                                            data[f"variances{i}"].sum(axis=0))
+                      for i, entry in enumerate(header["histograms"])}
+        return {"header": header, "histograms": histograms,
+                "weighted": data["weighted"].sum(axis=0),
+                "sum_genweights": float(data["sum_genweights"].sum())}
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height in pixels from a PNG file's IHDR chunk."""
+    data = Path(path).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path}: not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.fixture(scope="session")
+def small_config(default_config) -> dict:
+    """The shipped config with demo files of EVENTS_PER_FILE events and a tiny luminosity."""
+    config = copy.deepcopy(default_config)
+    config["demo"]["events_per_file"] = EVENTS_PER_FILE
+    config["luminosity"] = LUMINOSITY
+    return config
+
+
+@pytest.fixture(scope="session")
+def demo_files(tmp_path_factory, small_config) -> dict[str, Path]:
+    """Small demo files made by the generator itself (not by the rule under test)."""
+    directory = tmp_path_factory.mktemp("demo")
+    files = {}
+    for sample, part in (("dy_m120to400", 0), ("dy_m120to400", 1), ("zprime_1000", 0), ("data", 0)):
+        files[f"{sample}/part{part}"] = path = directory / f"{sample}_part{part}.root"
+        demo.generate_sample_part(small_config, sample=sample, part=part, output=path)
+    return files
+
+
+# A small selection of its own: muons above 60 GeV, one cut, two regions, two histograms, no
+# scale factors or variations (the weight is genWeight).
+SELECTION = {
+    "selection": {
+        "step_size": 128,
+        "objects": {"muons": {"collection": "Muon", "where": "pt > 60"}},
+        "cuts": [{"name": "one_muon", "expr": "count(muons) >= 1"}],
+        "regions": {"single": "count(muons) == 1", "multi": "count(muons) >= 2"},
+    },
+    "histograms": {
+        "n_muons": {"expr": "count(muons)", "bins": 3, "start": 0.5, "stop": 3.5},
+        "mu1_pt": {"expr": "muons[0].pt", "edges": [60.0, 100.0, 200.0, 400.0, 800.0]},
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def partials(tmp_path_factory, demo_files) -> dict[str, Path]:
+    """Partial results (one per demo file) of SELECTION, made by snakehep.stages."""
+    directory = tmp_path_factory.mktemp("partials")
+    made = {}
+    for key, path in demo_files.items():
+        sample = key.split("/")[0]
+        kind = "data" if sample == "data" else "background"
+        made[key] = output = directory / f"{key.replace('/', '_')}.npz"
+        stages.select_group(SELECTION, sample=Sample(sample, sample, kind, (str(path),)),
+                            inputs=[str(path)], output=output)
+    return made

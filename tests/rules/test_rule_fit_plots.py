@@ -1,0 +1,78 @@
+"""Rule fit_plots: pulls, ranking and one post-fit plot per channel, PNGs of the sizes the
+plotting code's figures have (a row per nuisance parameter), from a fit made by snakehep.stages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import png_size, run_rule
+from snakehep import stages
+from snakehep.plotting import DPI
+
+EDGES = {"SR": [150.0, 400.0, 1000.0], "CR": [150.0, 300.0, 600.0]}
+YIELDS = {  # per channel: signal, dy, ttbar, data
+    "SR": ([3.0, 6.0], [80.0, 12.0], [10.0, 2.0], [95.0, 19.0]),
+    "CR": ([0.1, 0.2], [5.0, 1.0], [60.0, 15.0], [70.0, 14.0]),
+}
+SETTINGS = {  # common.smk: fit_plot_settings
+    "processes": {"dy": {"kind": "background", "label": "DY", "color": "#5790fc"},
+                  "ttbar": {"kind": "background", "label": "ttbar", "color": "#f89c20"},
+                  "zprime": {"kind": "signal", "label": "Z'"}},
+    "luminosity": 10000.0,
+    "inference": {"observable": "mll", "fit_signal": "zprime_1000"},
+    "histograms": {"mll": {"label": "m [GeV]"}},
+}
+
+
+def workspace() -> dict:
+    def sample(name, data, modifiers):
+        return {"name": name, "data": data, "modifiers": modifiers}
+
+    channels = []
+    for channel, (signal, dy, ttbar, _) in YIELDS.items():
+        staterror = {"name": f"staterror_{channel}", "type": "staterror", "data": [1.0, 1.0]}
+        channels.append({"name": channel, "samples": [
+            sample("signal", signal, [{"name": "mu", "type": "normfactor", "data": None}]),
+            sample("dy", dy, [{"name": "xsec_dy", "type": "normsys", "data": {"hi": 1.05, "lo": 0.95}},
+                              staterror]),
+            sample("ttbar", ttbar, [{"name": "ttbar_norm", "type": "normfactor", "data": None}]),
+        ]})
+    return {"channels": channels,
+            "observations": [{"name": c, "data": y[3]} for c, y in YIELDS.items()],
+            "measurements": [{"name": "m", "config": {"poi": "mu", "parameters": []}}],
+            "version": "1.0.0"}
+
+
+@pytest.fixture(scope="module")
+def fit_files(tmp_path_factory) -> dict:
+    directory = tmp_path_factory.mktemp("fit")
+    (directory / "ws.json").write_text(json.dumps(workspace()))
+    (directory / "binning.json").write_text(json.dumps({"observable": "mll", "channels": EDGES}))
+    stages.fit(workspace=directory / "ws.json", fit_output=directory / "fit.json",
+               ranking_output=directory / "ranking.json")
+    return {name: directory / f"{name}.json" for name in ("fit", "ranking", "binning")}
+
+
+def test_fit_plots_are_pngs_of_their_figure_sizes(fit_files, tmp_path):
+    outputs = {"pulls": [tmp_path / "pulls.png"], "ranking": [tmp_path / "ranking.png"],
+               "postfit": [tmp_path / f"postfit_{c}.png" for c in YIELDS]}
+    run_rule("fit_plots", params={"settings": SETTINGS, "channels": list(YIELDS)},
+             inputs={name: [path] for name, path in fit_files.items()}, outputs=outputs,
+             tmp_path=tmp_path)
+
+    result = json.loads(fit_files["fit"].read_text())
+    constrained = [p for p in result["parameters"] if p["constrained"]]
+    ranked = json.loads(fit_files["ranking"].read_text())
+    assert len(constrained) == len(ranked) == 5  # xsec_dy and 2 channels x 2 bins of staterror
+    # plotting.py: pulls (12, max(5, 0.45 n + 2.5)), ranking (10, max(5, 0.5 n + 3)) and its
+    # legend below (up to 2 inches more), stack (10, 10) inches at DPI, cropped to the drawing
+    sizes = {"pulls": (12, max(5.0, 0.45 * 5 + 2.5), 0), "ranking": (10, max(5.0, 0.5 * 5 + 3), 2),
+             "postfit": (10, 10, 0)}
+    for name, paths in outputs.items():
+        for path in paths:
+            width, height = png_size(path)
+            inches_wide, inches_high, below = sizes[name]
+            assert 0.75 * inches_wide * DPI <= width <= 1.15 * inches_wide * DPI, (path, width)
+            assert 0.75 * inches_high * DPI <= height <= (1.15 * inches_high + below) * DPI, (path, height)
+    assert outputs["postfit"][0].read_bytes() != outputs["postfit"][1].read_bytes()
