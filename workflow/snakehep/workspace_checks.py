@@ -19,9 +19,13 @@ from snakehep.errors import InferenceError
 _PER_BIN_MODIFIERS = ("staterror", "shapesys")
 
 
-def check_workspace(spec: dict, *, source: str) -> None:
-    """Raise :class:`InferenceError` naming the first problem (channel, sample, modifier)."""
+def check_workspace(spec: dict, *, source: str, poi: str | None = None) -> None:
+    """Raise :class:`InferenceError` naming the first problem (channel, sample, modifier);
+    with ``poi``, also a POI that scales no sample, a signal (the samples it scales) of zero in
+    every bin, and a bin with observed events but no background."""
     problems = list(_problems(spec))
+    if not problems and poi is not None:
+        problems = list(_signal_problems(spec, poi))
     if problems:
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         raise InferenceError(f"{source}: {problems[0]}{more}")
@@ -72,3 +76,35 @@ def _values_problems(values: Sequence[Any], what: str, nbins: int) -> Iterator[s
     negative = [(i, v) for i, v in enumerate(values) if v < 0.0]
     if negative:
         yield f"{what} is negative in bin {negative[0][0]} ({negative[0][1]})"
+
+
+def _scaled_by(sample: dict, poi: str) -> bool:
+    return any(modifier["name"] == poi for modifier in sample.get("modifiers", []))
+
+
+def _signal_problems(spec: dict, poi: str) -> Iterator[str]:
+    signal_samples = [
+        (channel["name"], sample) for channel in spec["channels"] for sample in channel["samples"]
+        if _scaled_by(sample, poi)
+    ]
+    if not signal_samples:
+        yield f"the parameter of interest {poi!r} is not a modifier of any sample"
+        return
+    if not any(value > 0.0 for _, sample in signal_samples for value in sample["data"]):
+        names = ", ".join(sorted({f"{sample['name']!r} in {channel!r}" for channel, sample in signal_samples}))
+        yield f"no signal in any bin: every sample scaled by {poi!r} ({names}) is zero in every bin"
+    observations = {obs["name"]: obs["data"] for obs in spec.get("observations", [])}
+    for channel in spec["channels"]:
+        background = [
+            math.fsum(values) for values in zip(*(
+                sample["data"] for sample in channel["samples"] if not _scaled_by(sample, poi)
+            ))
+        ] or [0.0] * len(observations[channel["name"]])
+        for index, (observed, expected) in enumerate(zip(observations[channel["name"]], background)):
+            if observed > 0.0 and expected <= 0.0:
+                yield (
+                    f"channel {channel['name']!r}, bin {index}: {observed:g} events observed but "
+                    f"the background (the samples not scaled by {poi!r}) is zero there; the "
+                    "background-only hypothesis cannot give them (merge the bin into a neighbour, "
+                    "or add the missing background)"
+                )
