@@ -150,6 +150,7 @@ def process_file(
             raise ExpressionError(f"{err} (sample {sample.name}, file {path})") from None
         if is_simulation:
             sum_genweights = sequential_sum(sum_genweights, weight)
+        del chunk, weight  # before the next read: one chunk in memory at a time, not two
     if is_simulation and runs is not None:
         sum_genweights = _reading(sample, path, lambda: _sum_genweights(runs, path))
     log.info("%s: %d events, %s", path, n_events, dict(zip(cutflow.names, cutflow.raw.tolist())))
