@@ -4,7 +4,10 @@ pyhf validates the JSON schema (done first, by ``pyhf.Workspace``), and refuses 
 whose total length differs from the model's bins only when the likelihood is evaluated.  The
 checks here add what a fit needs and pyhf does not say where: every sample, histosys template,
 staterror/shapesys uncertainty and observation of a channel has the channel's number of bins,
-all are finite, yields and data are non-negative, and normsys factors are positive.
+all are finite, yields and data are non-negative, and normsys factors are positive. Given the
+measurement's POI: it is a modifier of some sample, the samples it scales (the signal) are not
+zero in every bin (no limit exists then), and no bin with observed events has zero background
+(the background-only hypothesis could not give them; snakehep's own workspaces merge such bins).
 """
 
 from __future__ import annotations
@@ -95,12 +98,8 @@ def _signal_problems(spec: dict, poi: str) -> Iterator[str]:
         yield f"no signal in any bin: every sample scaled by {poi!r} ({names}) is zero in every bin"
     observations = {obs["name"]: obs["data"] for obs in spec.get("observations", [])}
     for channel in spec["channels"]:
-        background = [
-            math.fsum(values) for values in zip(*(
-                sample["data"] for sample in channel["samples"] if not _scaled_by(sample, poi)
-            ))
-        ] or [0.0] * len(observations[channel["name"]])
-        for index, (observed, expected) in enumerate(zip(observations[channel["name"]], background)):
+        observed_bins = observations[channel["name"]]
+        for index, (observed, expected) in enumerate(zip(observed_bins, _background(channel, poi, len(observed_bins)))):
             if observed > 0.0 and expected <= 0.0:
                 yield (
                     f"channel {channel['name']!r}, bin {index}: {observed:g} events observed but "
@@ -108,3 +107,9 @@ def _signal_problems(spec: dict, poi: str) -> Iterator[str]:
                     "background-only hypothesis cannot give them (merge the bin into a neighbour, "
                     "or add the missing background)"
                 )
+
+
+def _background(channel: dict, poi: str, nbins: int) -> list[float]:
+    """Per bin, the sum of the samples the POI does not scale."""
+    yields = [sample["data"] for sample in channel["samples"] if not _scaled_by(sample, poi)]
+    return [math.fsum(values) for values in zip(*yields)] if yields else [0.0] * nbins
