@@ -46,9 +46,12 @@ def temporaries(directory: Path) -> list[Path]:
     return [p for p in directory.iterdir() if ".tmp" in p.name]
 
 
-def kill_while_writing(directory: Path, *arguments) -> bool:
+def kill_while_writing(directory: Path, *arguments, outputs: tuple[Path, ...]) -> bool:
     """Run the command and SIGKILL it as soon as a temporary output appears; whether it was
-    caught writing (the temporary is still there, the output not yet renamed)."""
+    caught writing (the temporary is still there, the outputs not yet renamed). ``outputs``
+    are removed first, as snakemake does before it starts a job."""
+    for output in outputs:
+        output.unlink(missing_ok=True)
     child = snakehep(*arguments)
     while child.poll() is None and not temporaries(directory):
         time.sleep(0.0002)
@@ -79,7 +82,7 @@ def reference(analysis, tmp_path_factory):
 def test_select_killed_while_writing_leaves_no_partial_result(analysis, reference, tmp_path):
     output = tmp_path / "group0.npz"
     arguments = ["select", "--config", analysis, "--sample", "ttbar", "-o", output]
-    assert any(kill_while_writing(tmp_path, *arguments) for _ in range(3))  # a kill landed mid-write
+    assert any(kill_while_writing(tmp_path, *arguments, outputs=(output,)) for _ in range(3))  # mid-write
     assert not output.exists() and all(p.name.startswith(".group0.npz.") for p in temporaries(tmp_path))
     rerun = finished(*arguments)
     assert rerun.returncode == 0, rerun.stderr
@@ -90,7 +93,8 @@ def test_select_killed_while_writing_leaves_no_partial_result(analysis, referenc
 def test_merge_killed_while_writing_leaves_no_histograms_or_cutflow(analysis, reference, tmp_path):
     arguments = ["merge-sample", "--config", analysis, "--sample", "ttbar", "--histograms",
                  tmp_path / "ttbar.root", "--cutflow", tmp_path / "ttbar.json", reference / "g.npz"]
-    assert any(kill_while_writing(tmp_path, *arguments) for _ in range(3))
+    outputs = (tmp_path / "ttbar.root", tmp_path / "ttbar.json")
+    assert any(kill_while_writing(tmp_path, *arguments, outputs=outputs) for _ in range(3))
     assert not (tmp_path / "ttbar.root").exists() and not (tmp_path / "ttbar.json").exists()
     assert finished(*arguments).returncode == 0
     assert same_histograms(tmp_path / "ttbar.root", reference / "ttbar.root")
