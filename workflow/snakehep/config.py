@@ -165,11 +165,37 @@ def validate(analysis: dict) -> dict:
     return analysis
 
 
+def check_duplicate_keys(text: str, *, source: str) -> None:
+    """YAML keeps the last of two equal keys of a mapping without a word (a second ``dy:`` under
+    ``processes`` replaces the first): refuse them, naming the key, where it is and the line."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    stack = [(root, "")] if root is not None else []
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, yaml.SequenceNode):
+            stack += [(item, f"{where}[{i}]") for i, item in enumerate(node.value)]
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        seen: set[str] = set()
+        for key, value in node.value:
+            name = str(key.value)
+            if name in seen:
+                place = f" in {where}" if where else " at the top level"
+                raise ConfigError(
+                    f"{source}: duplicate key {name!r}{place} (line {key.start_mark.line + 1}): "
+                    "YAML would keep only the last; rename or remove one"
+                )
+            seen.add(name)
+            stack.append((value, f"{where}.{name}" if where else name))
+
+
 def load_config(path: str | os.PathLike) -> dict:
     """Read a YAML config file and validate it; errors name the file and the key."""
     try:
         with open(path, encoding="utf-8") as stream:
-            analysis = yaml.safe_load(stream)
+            text = stream.read()
+        check_duplicate_keys(text, source=str(path))
+        analysis = yaml.safe_load(text)
     except FileNotFoundError as err:
         raise ConfigError(f"{path}: config file not found") from err
     except yaml.YAMLError as err:

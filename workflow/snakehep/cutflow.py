@@ -8,7 +8,9 @@ A cutflow (one per sample, ``results/cutflows/{sample}.json``) looks like::
                               {"name": "SR", "raw": 800, "weighted": 2.5},
                               {"name": "CR_ttbar", "raw": 300, "weighted": 1.1}]}
 
-Cuts are in order; the analysis regions come last. Regions are not sequential cuts (each is
+Cuts are in order; the analysis regions come last. ``"skipped_files": [{"file", "reason"}]``
+lists the input files skipped as unreadable (``selection.skip_bad_files``); the Markdown table
+lists them below the table. Regions are not sequential cuts (each is
 selected from the last preselection cut), so for the efficiency column a cut is treated as a
 region if it carries ``"region": true`` or its name is passed in ``regions=``; its efficiency is
 then relative to the last non-region cut instead of the row above.
@@ -160,7 +162,18 @@ def cutflow_markdown(cutflows: Sequence[dict], *, regions: Collection[str] = ())
             else:
                 cells.append(_efficiency(weighted, float(cutflow["cuts"][reference]["weighted"])))
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _skipped_lines(cutflows)) + "\n"
+
+
+def _skipped_lines(cutflows: Sequence[dict]) -> list[str]:
+    """Files skipped as unreadable (``selection.skip_bad_files``), below the table."""
+    skipped = [(cf["sample"], skip) for cf in cutflows for skip in cf.get("skipped_files", [])]
+    if not skipped:
+        return []
+    lines = ["", f"Skipped unreadable files (selection.skip_bad_files): {len(skipped)}", ""]
+    for sample, skip in skipped:
+        lines.append(f"- {_escape(sample)}: `{skip['file']}`: {_escape(skip['reason'])}")
+    return lines
 
 
 def write_cutflow_tables(

@@ -68,6 +68,8 @@ class Expression:
         names, attributes = set(), set()
         for node in ast.walk(self._tree):
             if isinstance(node, ast.Name):
+                if node.id.startswith("_"):
+                    raise self._error(f"name {node.id!r} is not allowed (names starting with _)")
                 names.add(node.id)
             elif isinstance(node, ast.Attribute):
                 if node.attr.startswith("_"):

@@ -155,7 +155,7 @@ def _load(
         raise InferenceError(f"{source}: invalid pyhf workspace{where}: {reason}") from err
     except _pyhf_errors() as err:
         raise InferenceError(f"{source}: invalid pyhf workspace: {err}") from err
-    check_workspace(spec, source=source)
+    check_workspace(spec, source=source, poi=(chosen.get("config") or {}).get("poi"))
     options: dict[str, Any] = {"measurement_name": chosen["name"]}
     if modifier_settings is not None:
         options["modifier_settings"] = modifier_settings

@@ -109,6 +109,7 @@ class Partial:
     n_events: int = 0
     n_files: int = 0
     inputs: list[str] = field(default_factory=list)  # the files of a selection job (not merges)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {"file", "reason"}, kept by merges
 
     def __post_init__(self) -> None:
         if not self.raw:
@@ -157,6 +158,10 @@ class Partial:
         self.n_files += 1
         self.inputs.append(source)
 
+    def skip_file(self, source: str, *, reason: str) -> None:
+        """Record an unreadable input file that was skipped (``selection.skip_bad_files``)."""
+        self.skipped.append({"file": source, "reason": reason})
+
     def add_partial(self, other: Partial, *, source: str) -> None:
         """Add another partial result exactly."""
         if other.sample != self.sample:
@@ -173,6 +178,7 @@ class Partial:
         self.n_events += other.n_events
         self.n_files += other.n_files
         self.inputs = []  # a merge lists no files (there may be thousands)
+        self.skipped += other.skipped  # but every skipped one
 
     # ------------------------------------------------------------------------------ results
 
@@ -207,6 +213,7 @@ class Partial:
             "n_events": self.n_events,
             "n_files": self.n_files,
             "inputs": self.inputs,
+            "skipped": self.skipped,
             "histograms": [
                 {"key": list(key), "entries": self.histograms[key].entries} for key in keys
             ],
@@ -237,6 +244,7 @@ class Partial:
                 partial.n_events = int(header["n_events"])
                 partial.n_files = int(header["n_files"])
                 partial.inputs = list(header.get("inputs", []))
+                partial.skipped = list(header.get("skipped", []))
                 partial.weighted.add(data["weighted"])
                 partial.sum_genweights.add(data["sum_genweights"])
                 for i, entry in enumerate(header["histograms"]):

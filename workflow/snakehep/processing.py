@@ -17,7 +17,7 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from snakehep.errors import ExpressionError, InputFileError, SnakehepError
+from snakehep.errors import ExpressionError, InputFileError, SnakehepError, UnreadableFileError
 from snakehep.fetch import open_input
 from snakehep.histograms import (
     HistogramFiller,
@@ -140,7 +140,7 @@ def process_file(
     sum_genweights = 0.0
     n_events = 0
     kernel = kernel or analysis.kernel
-    for chunk in tree.iterate(plan.branches, step_size=step_size or analysis.step_size, library="ak"):
+    for chunk in _read_chunks(tree, plan, step_size or analysis.step_size, sample, path):
         if is_simulation:
             _check_generator_weights(chunk, sample, path, first_entry=n_events)
         n_events += len(chunk)
@@ -150,8 +150,9 @@ def process_file(
             raise ExpressionError(f"{err} (sample {sample.name}, file {path})") from None
         if is_simulation:
             sum_genweights = sequential_sum(sum_genweights, weight)
+        del chunk, weight  # before the next read: one chunk in memory at a time, not two
     if is_simulation and runs is not None:
-        sum_genweights = _sum_genweights(runs, path)
+        sum_genweights = _reading(sample, path, lambda: _sum_genweights(runs, path))
     log.info("%s: %d events, %s", path, n_events, dict(zip(cutflow.names, cutflow.raw.tolist())))
     return FileResult(filler.store(), cutflow.as_list(), sum_genweights, n_events)
 
@@ -162,12 +163,38 @@ def _open_events(path: str, sample: Sample):
     except SnakehepError:
         raise
     except FileNotFoundError as err:
-        raise InputFileError(f"sample {sample.name}: input file {path} not found") from err
+        raise UnreadableFileError(f"sample {sample.name}: input file {path} not found") from err
     except Exception as err:  # uproot raises many types for a file that is not ROOT
-        raise InputFileError(f"sample {sample.name}: cannot read {path} as ROOT: {err}") from err
+        raise UnreadableFileError(
+            f"sample {sample.name}: cannot read {path} as ROOT: {_one_line(err)}"
+        ) from err
     if "Events" not in source:
-        raise InputFileError(f"sample {sample.name}: {path} has no TTree 'Events'")
-    return source["Events"], (source["Runs"] if "Runs" in source else None)
+        raise UnreadableFileError(f"sample {sample.name}: {path} has no TTree 'Events'")
+    return _reading(sample, path, lambda: (source["Events"], source["Runs"] if "Runs" in source else None))
+
+
+def _read_chunks(tree: Any, plan: BranchPlan, step_size: int, sample: Sample, path: str):
+    """The chunks of ``tree``; a read that fails (a truncated or corrupt file, a remote read that
+    broke) is an :class:`UnreadableFileError` naming sample and file."""
+    chunks = iter(tree.iterate(plan.branches, step_size=step_size, library="ak"))
+    while (chunk := _reading(sample, path, lambda: next(chunks, None))) is not None:
+        yield chunk
+
+
+def _reading(sample: Sample, path: str, read: Any) -> Any:
+    try:
+        return read()
+    except (SnakehepError, MemoryError):
+        raise
+    except Exception as err:  # uproot, zlib, awkward: many types for one broken file
+        raise UnreadableFileError(
+            f"sample {sample.name}: reading {path} failed (truncated or corrupt file?): "
+            f"{_one_line(err)}"
+        ) from err
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 def _plan(analysis: Analysis, sample: Sample, path: str, tree: Any) -> BranchPlan:
@@ -209,18 +236,20 @@ def _plan_branches(analysis: Analysis, sample: Sample, path: str, available: set
         branches.add(GENERATOR_WEIGHT)
         branches |= {shape.branch for shape in analysis.shape_variations.values()}
     unresolved = _unresolved_names(analysis, plan, available, weighted=not sample.is_data)
-    missing = sorted((branches - available) | unresolved)
+    missing = sorted((branches - available) | set(unresolved))
     if missing:
+        used = sorted({where for name in missing for where in unresolved.get(name, ())})
+        keys = f" (named in {'; '.join(used)})" if used else ""
         raise InputFileError(
             f"sample {sample.name}: {path} lacks branch(es) {', '.join(missing)} "
-            "needed by the selection, weights or variations"
+            f"needed by the selection, weights or variations{keys}"
         )
     return BranchPlan(tuple(sorted(branches)), plan.collections)
 
 
 def _unresolved_names(
     analysis: Analysis, plan: BranchPlan, available: set[str], *, weighted: bool
-) -> set[str]:
+) -> dict[str, set[str]]:
     """Names no definition, collection or branch provides (absent branches, or typos).
 
     Inside object selections and scale-factor variables the collection's fields are names too:
@@ -230,10 +259,10 @@ def _unresolved_names(
     """
     selection = analysis.selection
     if selection.hook is not None:
-        return set()
+        return {}
     known = set(selection.parameters) | set(selection.objects) | set(selection.quantities)
     known |= set(plan.collections) | available
-    unresolved = set()
+    unresolved: dict[str, set[str]] = {}
     object_context = [
         (o.collection, o.where) for o in selection.objects.values() if o.where is not None
     ]
@@ -242,11 +271,13 @@ def _unresolved_names(
     for objects, expression in object_context:
         collection = root_collection(selection, objects)
         fields = {b[len(collection) + 1 :] for b in available if b.startswith(f"{collection}_")}
-        unresolved |= {f"{collection}_{name}" for name in expression.names - known - fields}
+        for name in expression.names - known - fields:
+            unresolved.setdefault(f"{collection}_{name}", set()).add(expression.where)
     others = [*selection.quantities.values(), *(e for _, e in selection.cuts)]
     others += [*selection.regions.values(), *(o.expression for o in analysis.observables.values())]
     for expression in others:
-        unresolved |= expression.names - known
+        for name in expression.names - known:
+            unresolved.setdefault(name, set()).add(expression.where)
     return unresolved
 
 

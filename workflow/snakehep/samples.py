@@ -45,7 +45,15 @@ class Sample:
             return 1.0
         total = self.sum_genweights if self.sum_genweights is not None else sum_genweights
         if not total:
-            raise InputFileError(f"sample {self.name}: the sum of generator weights is zero")
+            source = (
+                f"samples.{self.name}.sum_genweights" if self.sum_genweights is not None
+                else "the genEventSumw of its files' Runs trees (or genWeight where there is no "
+                f"Runs tree); give samples.{self.name}.sum_genweights if the files lack it"
+            )
+            raise InputFileError(
+                f"sample {self.name}: the sum of generator weights is zero ({source}): it cannot "
+                "be normalised"
+            )
         return self.xsec * self.kfactor * luminosity / total
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from snakehep.errors import InputFileError
+from snakehep.errors import InputFileError, UnreadableFileError
 from snakehep.histograms import HistogramStore, merge, read_store, write_store
 from snakehep.io import write_json_atomic
 from snakehep.partials import Partial, merge_files
@@ -38,15 +38,24 @@ def select_group(
     files for this job. Each file's result is added exactly to the job's partial result
     (:mod:`snakehep.partials`), so the grouping does not change any number.
     """
+    if not inputs:
+        raise InputFileError(f"sample {sample.name}: a selection job was given no input file")
     compiled = compile_analysis(analysis)
-    partial: Partial | None = None
+    skip_bad_files = bool(analysis["selection"].get("skip_bad_files", False))
+    partial = Partial(sample.name, list(compiled.selection.step_names))
     for path in inputs:
         try:
             result = process_file(compiled, sample, str(path))
+        except UnreadableFileError as err:
+            if not skip_bad_files:
+                raise UnreadableFileError(
+                    f"{err} (selection.skip_bad_files: true skips unreadable files)"
+                ) from err
+            log.warning("skipped (selection.skip_bad_files): %s", err)
+            partial.skip_file(str(path), reason=str(err))
+            continue
         except OSError as err:  # a remote (root://) read that broke after the file was opened
             raise InputFileError(f"sample {sample.name}: reading {path} failed: {err}") from err
-        if partial is None:
-            partial = Partial(sample.name, [step["name"] for step in result.cutflow])
         partial.add_file(
             histograms=result.histograms,
             cutflow=result.cutflow,
@@ -54,11 +63,9 @@ def select_group(
             n_events=result.n_events,
             source=str(path),
         )
-    if partial is None:
-        raise InputFileError(f"sample {sample.name}: a selection job was given no input file")
     partial.write(output)
-    log.info("sample %s: %d files, %d events -> %s", sample.name, partial.n_files,
-             partial.n_events, output)
+    log.info("sample %s: %d files, %d events, %d skipped -> %s", sample.name, partial.n_files,
+             partial.n_events, len(partial.skipped), output)
 
 
 def merge_partials(*, sample: str, inputs: Sequence[PathLike], output: PathLike) -> None:
@@ -80,12 +87,17 @@ def merge_sample(
     """Add the last partial results of a sample, round once, and normalise the histograms and
     the cutflow to xsec x k x L / sum(genWeight)."""
     total = merge_files(partials, sample=sample.name)
+    if total.n_files == 0:
+        files = ", ".join(skip["file"] for skip in total.skipped)
+        raise InputFileError(f"sample {sample.name}: every input file was skipped as unreadable ({files})")
     factor = sample.normalisation(luminosity=luminosity, sum_genweights=total.total_genweights())
     histograms = total.store().scaled(factor)
     cutflow = [{**step, "weighted": step["weighted"] * factor} for step in total.cutflow()]
-    log.info("sample %s: %d files, normalisation factor %.6g", sample.name, total.n_files, factor)
+    log.info("sample %s: %d files, %d skipped, normalisation factor %.6g", sample.name,
+             total.n_files, len(total.skipped), factor)
     write_store(histogram_output, histograms)
-    write_json_atomic(cutflow_output, {"sample": sample.name, "cuts": cutflow})
+    write_json_atomic(cutflow_output, {"sample": sample.name, "cuts": cutflow,
+                                       "skipped_files": total.skipped})
 
 
 def merge_samples(*, groups: Mapping[str, str], sample_histograms: Mapping[str, PathLike],
