@@ -145,3 +145,14 @@ def test_interrupted_run_resumes_without_redoing_finished_jobs(analysis):
     rerun = snakemake(workdir, TARGET)
     assert rerun.returncode == 0 and (workdir / TARGET).exists()
     assert steps_done(rerun.stdout + rerun.stderr) == (total - done, total - done)
+
+
+def test_a_duplicate_key_in_a_config_file_stops_the_workflow_naming_it(tmp_path):
+    """Snakemake's own YAML loader would keep the second `ttbar:` silently."""
+    workdir = copy_analysis(tmp_path / "analysis")
+    (workdir / "edit.yaml").write_text(
+        "processes:\n  ttbar: {kind: background}\n  ttbar: {kind: signal}\n")
+    result = snakemake(workdir, "-n", "--configfile", "edit.yaml")
+    assert result.returncode != 0
+    assert "edit.yaml: duplicate key 'ttbar' in processes (line 3)" in result.stdout + result.stderr
+    assert not (workdir / "results").exists()

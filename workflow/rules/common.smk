@@ -17,7 +17,7 @@ CORE = str(Path(workflow.basedir) / "workflow")
 sys.path.insert(0, CORE)
 
 from snakehep.batch import BatchSettings, plan
-from snakehep.config import check_references
+from snakehep.config import check_duplicate_keys, check_references
 from snakehep.demo_config import generation_settings
 from snakehep.fetch import is_remote
 from snakehep.samples import load_samples
@@ -26,6 +26,11 @@ from snakehep.samples import load_samples
 configfile: "config/config.yaml"
 
 
+# YAML keeps the last of two equal keys without a word: refuse them in every config file read.
+for configfile_path in workflow.configfiles:
+    check_duplicate_keys(
+        Path(configfile_path).read_text(encoding="utf-8"), source=str(configfile_path)
+    )
 validate(config, "../schemas/config.schema.yaml")
 check_references(config)
 

@@ -8,7 +8,11 @@ rule cutflow_tables:
             caption="../report/cutflow.rst",
             category="Cutflow",
         ),
-        markdown="results/cutflows/cutflow.md",
+        markdown=report(
+            "results/cutflows/cutflow.md",
+            caption="../report/cutflow_markdown.rst",
+            category="Cutflow",
+        ),
     log:
         "logs/cutflow_tables.log",
     conda:
