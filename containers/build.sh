@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build and tag the snakehep images locally with podman: <registry>/snakehep-<step>:<tag>.
-# Usage: containers/build.sh [options] [STEP ...]      (default steps: select inference plots fetch all)
+# Usage: containers/build.sh [options] [STEP ...]      (default steps: select all inference plots fetch)
 #   --registry R     image name prefix (default ghcr.io/snakehep)
 #   --tag T          image tag (default: the version in pyproject.toml, also the version label)
 #   --base IMAGE     base image with python3 (>= 3.11) and its venv module
@@ -14,7 +14,7 @@
 #   --wheels DIR     download the wheels of the steps on the host into DIR first (kept there as a
 #                    cache), then build offline (--network none) from DIR mounted at /wheels
 #   --jobs N         build N images at a time (default 1): the first step alone (it makes the shared
-#                    layers), then the others in waves of N, in the order given
+#                    layers), then the others in the order given
 #   --source URL     org.opencontainers.image.source label (default https://github.com/snakehep/snakehep)
 # Prints the tags it built, one a line, on standard output.
 set -euo pipefail
@@ -50,7 +50,7 @@ while (($#)); do
         *) STEPS+=("$1"); shift ;;
     esac
 done
-((${#STEPS[@]})) || STEPS=(select inference plots fetch all)
+((${#STEPS[@]})) || STEPS=(select all inference plots fetch)
 for step in "${STEPS[@]}"; do
     [[ -f $ROOT/containers/requirements/$step.txt ]] || { echo "build.sh: no step $step" >&2; exit 2; }
 done
@@ -116,20 +116,15 @@ build_step() {
         sed "s/^/[$1] /" >&2
 }
 
-# The first step alone, then waves of JOBS builds: a wave ends before the next starts, so that the
-# shared layers built by one image are found in the cache by the later ones.
-failed=0 wave=()
-end_wave() {
-    local pid
-    for pid in "${wave[@]}"; do wait "$pid" || failed=1; done
-    wave=()
-}
+# The first step alone (it builds the shared layers, which the later builds then find in the
+# cache), then up to JOBS builds at a time.
+failed=0 running=0
 build_step "${STEPS[0]}" || failed=1
 for step in "${STEPS[@]:1}"; do
+    if ((running == JOBS)); then wait -n || failed=1; running=$((running - 1)); fi
     build_step "$step" &
-    wave+=($!)
-    ((${#wave[@]} < JOBS)) || end_wave
+    running=$((running + 1))
 done
-end_wave
+while ((running)); do wait -n || failed=1; running=$((running - 1)); done
 ((failed)) && { echo "build.sh: a build failed (see above)" >&2; exit 1; }
 printf "$REGISTRY/snakehep-%s:$TAG\n" "${STEPS[@]}"

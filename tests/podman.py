@@ -24,7 +24,7 @@ from services import ServiceUnavailable, cache_directory
 REPO = Path(__file__).resolve().parents[1]
 REGISTRY = "localhost/snakehep-test"
 TAG = "test"
-STEPS = ("select", "inference", "plots", "fetch", "all")
+STEPS = ("select", "all", "inference", "plots", "fetch")  # build order: see build.sh --jobs
 CONTAINERS_CONF = """\
 [engine]
 runtime = "runc"
