@@ -24,6 +24,7 @@ from services import ServiceUnavailable, cache_directory
 REPO = Path(__file__).resolve().parents[1]
 REGISTRY = "localhost/snakehep-test"
 TAG = "test"
+BASE = "localhost/snakehep-base:bookworm"  # what build.sh --bootstrap imports
 STEPS = ("select", "all", "inference", "plots", "fetch")  # build order: see build.sh --jobs
 CONTAINERS_CONF = """\
 [engine]
@@ -89,12 +90,20 @@ def inspect(image_ref: str) -> dict:
 def saved_layer_files(images: list[str], archive: Path) -> Iterator[tuple[str, tarfile.TarFile, tarfile.TarInfo]]:
     """(layer, layer tar, member) for every file of every layer of ``images`` (podman save)."""
     podman("save", "--multi-image-archive", "--format", "docker-archive", "-o", str(archive), *images)
-    with tarfile.open(archive) as outer:
-        layers = {layer for entry in json.load(outer.extractfile("manifest.json")) for layer in entry["Layers"]}
-        for layer in sorted(layers):
-            with tarfile.open(fileobj=outer.extractfile(layer), mode="r:") as inner:
-                for member in inner:
-                    yield layer, inner, member
+    try:
+        with tarfile.open(archive) as outer:
+            manifest = json.load(outer.extractfile("manifest.json"))
+            for layer in sorted({layer for entry in manifest for layer in entry["Layers"]}):
+                with tarfile.open(fileobj=outer.extractfile(layer), mode="r:") as inner:
+                    for member in inner:
+                        yield layer, inner, member
+    finally:
+        archive.unlink()  # a gigabyte or more
+
+
+def base_layers() -> set[str]:
+    """The layers of the base image, as podman save names them (<digest>.tar)."""
+    return {layer.removeprefix("sha256:") + ".tar" for layer in inspect(BASE)["RootFS"]["Layers"]}
 
 
 def matches(path: str, patterns: tuple[str, ...]) -> bool:
