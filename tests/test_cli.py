@@ -29,6 +29,10 @@ def test_demo_select_merge_chain(tmp_path, monkeypatch, default_config, capsys):
                  "ttbar=ttbar.root"]) == 0
     merged = read_store(tmp_path / "merged.root")
     assert {key[0] for key in merged} == {"ttbar"}
+    assert main(["plot-distributions", "--config", "config.yaml", "--merged", "merged.root",
+                 "-o", "plots/SR_mll.png"]) == 0
+    assert [p.name for p in (tmp_path / "plots").iterdir()] == ["SR_mll.png"]
+    assert (tmp_path / "plots" / "SR_mll.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_bad_config_gives_a_message_and_exit_code(tmp_path, capsys):

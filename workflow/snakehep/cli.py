@@ -111,6 +111,12 @@ def cmd_workspaces(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_plot_distributions(args: argparse.Namespace) -> None:
+    from snakehep import stages
+
+    stages.plot_distributions(_analysis(args), merged=args.merged, outputs=args.output)
+
+
 def cmd_fit(args: argparse.Namespace) -> None:
     from snakehep import inference
 
@@ -241,6 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
     workspaces.add_argument("--config", default="config/config.yaml", help="analysis config")
     workspaces.add_argument("--merged", default="results/histograms/merged.root")
     workspaces.add_argument("--output-dir", default="results/workspaces")
+
+    plots = add("plot-distributions", cmd_plot_distributions,
+                "stacked data/MC plots with ratio panel of merged histograms")
+    plots.add_argument("--config", default="config/config.yaml", help="analysis config")
+    plots.add_argument("--merged", default="results/histograms/merged.root")
+    plots.add_argument("-o", "--output", action="append", required=True,
+                       help="plot to write, DIR/{region}_{observable}.png (repeatable; all in one DIR)")
 
     fit = add("fit", cmd_fit, "maximum-likelihood fit of a pyhf workspace (pulls, yields)")
     fit.add_argument("workspace", help="pyhf workspace JSON")

@@ -18,7 +18,9 @@ from snakehep.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+# workflow/schemas/config.schema.yaml, reached through a symbolic link in the package (so that an
+# installed, non-editable snakehep ships it as package data)
+SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
 
 def load_schema() -> dict:
