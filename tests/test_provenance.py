@@ -37,6 +37,12 @@ def test_the_source_revision_is_the_commit_and_says_when_the_tree_is_dirty(tmp_p
     assert provenance.source_revision(tmp_path) == commit + "+dirty"
 
 
-def test_outside_git_the_revision_comes_from_the_image(tmp_path, monkeypatch):
-    monkeypatch.setenv("SNAKEHEP_SOURCE_REVISION", "abc123")
-    assert provenance.source_revision(tmp_path / "not-a-repo") == "abc123"
+def test_an_image_build_record_is_read(tmp_path):
+    info = tmp_path / "build-info"
+    info.write_text("version=0.1.0\nrevision=abc123\nsource=https://example.org/snakehep\n")
+    record = provenance.step_record(step="select", image="docker://r/snakehep-select:0.1.0",
+                                    config_sha256="0" * 64, workflow_dir=str(tmp_path),
+                                    build_info=info)
+    assert record["image_built_from"] == {"version": "0.1.0", "revision": "abc123",
+                                          "source": "https://example.org/snakehep"}
+    assert provenance.image_build_info(tmp_path / "absent") is None

@@ -269,3 +269,21 @@ def test_plots_are_identical(two_runs):
     for outside, inside in two_runs.both("plots/*.png"):
         pixels = matplotlib.image.imread(outside)
         assert pixels.shape[0] > 100 and np.array_equal(pixels, matplotlib.image.imread(inside)), outside.name
+
+
+def test_a_rule_job_in_its_image_records_what_the_image_was_built_from(images, two_runs):
+    """The rules' own command (python3 -m snakehep job ...) in the select image: its provenance
+    record says it ran in a container built from this revision, with the pinned versions."""
+    params = {"step": "select", "image": "docker://ghcr.io/snakehep/snakehep-select:0.1.0",
+              "config_sha256": "ab" * 32, "workflow_dir": "/work"}
+    result = podman.run(images["select"], "python3", "-m", "snakehep", "job", "provenance_select",
+                        "--params", json.dumps(params), "--log", "logs/provenance_select.log",
+                        "--output", "files", "provenance/select.json", workdir=two_runs.inside)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((two_runs.inside / "provenance" / "select.json").read_text())
+    revision = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
+    assert record["in_container"] is True
+    assert record["image_built_from"]["revision"].startswith(revision or "unknown")
+    assert record["source_revision"] == record["image_built_from"]["revision"]  # /work is no git checkout
+    assert record["packages"]["numpy"] == pins(REPO / "constraints.txt")["numpy"]

@@ -116,7 +116,7 @@ def test_provenance_records_each_step_and_every_input_file(workflow_run):
             assert entry["adler32"] in page
     for step in ("select", "inference", "plots"):
         record = json.loads((workdir / f"results/provenance/{step}.json").read_text())
-        assert record["image"] == f"docker://ghcr.io/snakehep/snakehep-{step}:latest"
+        assert record["image"] == f"docker://ghcr.io/snakehep/snakehep-{step}:0.1.0"
         assert record["packages"]["numpy"] == importlib.metadata.version("numpy")
         assert len(record["config_sha256"]) == 64 and record["config_sha256"] in page
 

@@ -10,7 +10,7 @@ from conftest import run_rule
 
 STEPS = [
     {"step": "select", "image": "docker://ghcr.io/snakehep/snakehep-select:1.2",
-     "image_built_from": "snakehep-select@<abc>", "image_digest": "sha256:" + "1" * 64,
+     "image_built_from": {"version": "1.2", "revision": "<abc>"}, "image_digest": "sha256:" + "1" * 64,
      "in_container": True, "packages": {"snakehep": "0.3.0", "numpy": "2.3.1", "uproot": None},
      "source_revision": "c0ffee" * 6 + "+dirty", "config_sha256": "ab" * 32},
     {"step": "plots", "image": "docker://ghcr.io/snakehep/snakehep-plots:1.2",
@@ -35,11 +35,11 @@ def test_report_shows_every_record(tmp_path):
     page = output.read_text()
     assert page.startswith("<html>") and page.count("<table>") == 2
     for record in STEPS:
-        for key in ("step", "image", "image_built_from", "image_digest", "source_revision", "config_sha256"):
+        for key in ("step", "image", "image_digest", "source_revision", "config_sha256"):
             if record[key] is not None:
                 assert f"<td>{html.escape(record[key])}</td>" in page, key
         assert ", ".join(f"{name} {version}" for name, version in record["packages"].items()) in page
-    assert "snakehep-select@&lt;abc&gt;" in page and "<abc>" not in page
+    assert "<td>version 1.2, revision &lt;abc&gt;</td>" in page and "<abc>" not in page
     for sample, files in INPUTS.items():
         for entry in files:
             row = "".join(f"<td>{html.escape(str(v))}</td>"

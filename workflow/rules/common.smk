@@ -94,7 +94,7 @@ def image(step):
     images = config.get("containers", {})
     registry = images.get("registry", "ghcr.io/snakehep")
     name = images.get("images", {}).get(step, f"snakehep-{step}")
-    return f"docker://{registry}/{name}:{images.get('tag', 'latest')}"
+    return f"docker://{registry}/{name}:{images.get('tag', '0.1.0')}"
 
 
 # ------------------------------------------------------------------ what each rule's jobs read

@@ -36,14 +36,14 @@ def config_hash(config: Mapping[str, Any]) -> str:
 
 
 def source_revision(directory: str | os.PathLike) -> str | None:
-    """The git commit of the workflow (``+dirty`` with uncommitted changes), else what the image
-    was built from (SNAKEHEP_SOURCE_REVISION), else None."""
+    """The git commit of the workflow (``+dirty`` with uncommitted changes), else the revision
+    the image was built from, else None."""
     try:
         commit = _git(directory, "rev-parse", "HEAD")
         dirty = _git(directory, "status", "--porcelain", "--untracked-files=no")
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        return os.environ.get("SNAKEHEP_SOURCE_REVISION")
+        return (image_build_info() or {}).get("revision")
 
 
 def _git(directory: str | os.PathLike, *args: str) -> str:
@@ -61,13 +61,26 @@ def package_versions(names: Sequence[str]) -> dict[str, str | None]:
     return versions
 
 
-def step_record(*, step: str, image: str, config_sha256: str, workflow_dir: str) -> dict:
+# Written into every image by containers/Containerfile: version, revision and source it was built from.
+IMAGE_BUILD_INFO = Path("/opt/snakehep/build-info")
+
+
+def image_build_info(path: Path = IMAGE_BUILD_INFO) -> dict[str, str] | None:
+    """What the image this job runs in was built from (None outside the project's images)."""
+    if not path.is_file():
+        return None
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def step_record(*, step: str, image: str, config_sha256: str, workflow_dir: str,
+                build_info: Path = IMAGE_BUILD_INFO) -> dict:
     """Where and with what one step runs: recorded by a job of that step, in its image."""
     return {
         "step": step,
         "image": image,
-        # set in the images (containers/): what was built; a digest only where the site sets it
-        "image_built_from": os.environ.get("SNAKEHEP_IMAGE"),
+        "image_built_from": image_build_info(build_info),
+        # a registry digest is not visible from inside a container: only where the site sets it
         "image_digest": os.environ.get("SNAKEHEP_IMAGE_DIGEST"),
         "in_container": Path("/run/.containerenv").exists() or "APPTAINER_CONTAINER" in os.environ,
         "packages": package_versions(STEP_PACKAGES.get(step, ())),
@@ -111,7 +124,7 @@ def write_report_page(*, steps: Sequence[str | os.PathLike], inputs: str | os.Pa
     files = json.loads(Path(inputs).read_text(encoding="utf-8"))
     parts = ["<h2>Steps</h2>", _table(
         ["step", "image", "built from", "digest", "source revision", "config sha256", "packages"],
-        [[r["step"], r["image"], r["image_built_from"], r["image_digest"], r["source_revision"],
+        [[r["step"], r["image"], _built_from(r["image_built_from"]), r["image_digest"], r["source_revision"],
           r["config_sha256"], ", ".join(f"{k} {v}" for k, v in r["packages"].items())]
          for r in records])]
     parts += ["<h2>Input files</h2>", _table(
@@ -119,6 +132,10 @@ def write_report_page(*, steps: Sequence[str | os.PathLike], inputs: str | os.Pa
         [[sample, f["file"], f["bytes"], f["adler32"]]
          for sample, entries in files.items() for f in entries])]
     write_text_atomic(Path(output), "<html><body>\n" + "\n".join(parts) + "\n</body></html>\n")
+
+
+def _built_from(info: Mapping[str, str] | None) -> str | None:
+    return None if info is None else ", ".join(f"{k} {v}" for k, v in info.items())
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
