@@ -10,6 +10,7 @@ rule demo_sample:
         image("select")
     resources:
         mem_mb=2000,
+        kubernetes_memory_limit="2000Mi",
         runtime=30,
         cpus_per_task=1,
     params:

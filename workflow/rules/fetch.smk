@@ -14,8 +14,12 @@ rule rucio_download:
         image("fetch")
     resources:
         mem_mb=500,
+        kubernetes_memory_limit="500Mi",
         runtime=60,
         cpus_per_task=1,
+        # REANA: mount the user's grid proxy and Rucio config (its secrets) into this job
+        voms_proxy=1,
+        rucio=1,
     params:
         job=job_params(target=download_target),
     shell:

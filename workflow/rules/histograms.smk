@@ -12,6 +12,7 @@ rule merge_partials:
         image("select")
     resources:
         mem_mb=1000,
+        kubernetes_memory_limit="1000Mi",
         runtime=30,
         cpus_per_task=1,
     params:
@@ -35,6 +36,7 @@ rule merge_sample:
         image("select")
     resources:
         mem_mb=1000,
+        kubernetes_memory_limit="1000Mi",
         runtime=30,
         cpus_per_task=1,
     params:
@@ -58,6 +60,7 @@ rule merge_samples:
         image("select")
     resources:
         mem_mb=2000,
+        kubernetes_memory_limit="2000Mi",
         runtime=30,
         cpus_per_task=1,
     params:

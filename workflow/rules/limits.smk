@@ -12,6 +12,7 @@ rule limit:
         image("inference")
     resources:
         mem_mb=2000,
+        kubernetes_memory_limit="2000Mi",
         runtime=60,
         cpus_per_task=1,
     params:
@@ -34,6 +35,7 @@ rule limit_summary:
         image("inference")
     resources:
         mem_mb=1000,
+        kubernetes_memory_limit="1000Mi",
         runtime=15,
         cpus_per_task=1,
     params:
@@ -60,6 +62,7 @@ rule brazil_plot:
         image("plots")
     resources:
         mem_mb=1000,
+        kubernetes_memory_limit="1000Mi",
         runtime=15,
         cpus_per_task=1,
     params:
@@ -83,6 +86,7 @@ rule fit:
         image("inference")
     resources:
         mem_mb=2000,
+        kubernetes_memory_limit="2000Mi",
         runtime=120,
         cpus_per_task=1,
     params:
@@ -120,6 +124,7 @@ rule fit_plots:
         image("plots")
     resources:
         mem_mb=1000,
+        kubernetes_memory_limit="1000Mi",
         runtime=15,
         cpus_per_task=1,
     params:

@@ -21,6 +21,7 @@ rule cutflow_tables:
         image("plots")
     resources:
         mem_mb=1000,
+        kubernetes_memory_limit="1000Mi",
         runtime=15,
         cpus_per_task=1,
     params:
@@ -51,6 +52,7 @@ rule plot_distributions:
         image("plots")
     resources:
         mem_mb=1000,
+        kubernetes_memory_limit="1000Mi",
         runtime=15,
         cpus_per_task=1,
     params:

@@ -13,6 +13,7 @@ for step in PROVENANCE_STEPS:
             image(step)
         resources:
             mem_mb=500,
+            kubernetes_memory_limit="500Mi",
             runtime=10,
             cpus_per_task=1,
         params:
@@ -38,6 +39,7 @@ rule input_checksums:
         image("select")
     resources:
         mem_mb=500,
+        kubernetes_memory_limit="500Mi",
         runtime=60,
         cpus_per_task=1,
     params:

@@ -14,6 +14,7 @@ rule select:
         image("select")
     resources:
         mem_mb=2000,
+        kubernetes_memory_limit="2000Mi",
         runtime=120,
         cpus_per_task=1,
     params:

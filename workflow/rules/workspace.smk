@@ -15,6 +15,7 @@ rule workspaces:
         image("inference")
     resources:
         mem_mb=2000,
+        kubernetes_memory_limit="2000Mi",
         runtime=30,
         cpus_per_task=1,
     params:
