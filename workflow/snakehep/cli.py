@@ -133,16 +133,20 @@ def cmd_ranking(args: argparse.Namespace) -> None:
     _emit_json({"ranking": [impact.to_dict() for impact in ranking]}, args.output)
 
 
+def _json_object(text: str, option: str, example: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SnakehepError(f"{option}: not valid JSON ({err})") from err
+    if not isinstance(value, dict):
+        raise SnakehepError(f"{option}: must be a JSON object, e.g. '{example}'")
+    return value
+
+
 def _modifier_settings(text: str | None) -> dict | None:
     if text is None:
         return None
-    try:
-        settings = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise SnakehepError(f"--modifier-settings: not valid JSON ({err})") from err
-    if not isinstance(settings, dict):
-        raise SnakehepError("--modifier-settings: must be a JSON object, e.g. '{\"normsys\": {\"interpcode\": \"code1\"}}'")
-    return settings
+    return _json_object(text, "--modifier-settings", '{"normsys": {"interpcode": "code1"}}')
 
 
 def _statistics_options(args: argparse.Namespace) -> dict:
@@ -188,7 +192,7 @@ def cmd_job(args: argparse.Namespace) -> None:
     from snakehep import jobs
 
     jobs.run(args.rule, jobs.Job(
-        params=jobs.parse_params(args.params),
+        params=_json_object(args.params, "--params", '{"signal": "zprime_1000"}'),
         input=jobs.named_files(args.input),
         output=jobs.named_files(args.output),
         log=args.log,

@@ -12,7 +12,6 @@ nothing else. A test can run one rule by calling :func:`run` with a :class:`Job`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -241,13 +240,3 @@ def run(rule: str, job: Job) -> None:
 def named_files(groups: Sequence[Sequence[str]] | None) -> dict[str, list[str]]:
     """``[[name, file, ...], ...]`` (repeated --input/--output options) as ``{name: [file, ...]}``."""
     return {group[0]: list(group[1:]) for group in groups or ()}
-
-
-def parse_params(text: str) -> dict[str, Any]:
-    try:
-        params = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise SnakehepError(f"--params: not valid JSON ({err})") from err
-    if not isinstance(params, dict):
-        raise SnakehepError("--params: expected a JSON object")
-    return params
