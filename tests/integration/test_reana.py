@@ -51,8 +51,13 @@ def test_reana_client_validates_the_specification_and_the_workflow(reana_venv, a
     for check in ("Valid REANA specification file", "REANA specification parameters appear valid",
                   "Workflow operations appear valid"):
         assert f"SUCCESS: {check}" in output, output[-3000:]
-    for failure in ("ERROR", "Traceback", "TypeError", "SyntaxError", "CRITICAL"):
+    for failure in ("ERROR", "Traceback", "TypeError", "SyntaxError"):
         assert failure not in output, output[-3000:]
+    # snakemake 7.32's jsonschema knows drafts up to 7 and says so about the 2020-12 schema (which
+    # uses nothing newer); anything else it calls critical is a failure
+    critical = [line for line in output.splitlines() if "CRITICAL" in line
+                and "JSON Schema version" not in line and "may not be validated" not in line]
+    assert critical == [], output[-3000:]
 
 
 def test_the_demo_dry_runs_under_snakemake_7_32(reana_venv, analysis):

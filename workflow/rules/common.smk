@@ -193,9 +193,10 @@ DOWNLOAD_DIRS = sorted(
 )
 
 
-def download_target(wildcards, output):
+def download_target(wildcards):
     """The DID, catalogue size and adler32, and settings of one rucio_download job."""
-    return DOWNLOADS[os.path.normpath(output[0])].as_dict()
+    path = os.path.join(wildcards.download_dir, wildcards.scope, wildcards.name)
+    return DOWNLOADS[os.path.normpath(path)].as_dict()
 
 
 def distribution_plots():
