@@ -27,6 +27,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+
+from analysis_copy import job_counts  # noqa: E402  (snakemake's job table, as the tests read it)
 
 log = logging.getLogger("benchmarks.dag")
 
@@ -50,19 +53,6 @@ def make_analysis(directory: Path, n_files: int, files_per_job: int, source: Pat
     (directory / "config").mkdir()
     (directory / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return directory
-
-
-def job_counts(output: str) -> dict[str, int]:
-    counts, in_table = {}, False
-    for line in output.splitlines():
-        fields = line.split()
-        if fields[:2] == ["job", "count"]:
-            in_table = True
-        elif in_table and len(fields) == 2 and fields[1].isdigit():
-            counts[fields[0]] = int(fields[1])
-        elif in_table and counts and not line.strip():
-            break
-    return counts
 
 
 def dry_run(directory: Path) -> tuple[float, dict[str, int]]:

@@ -86,12 +86,8 @@ def nanoaod_files() -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def s3(tmp_path_factory) -> Iterator[services.S3Server]:
     """A local S3-compatible server (moto) with one bucket, for the Kubernetes profile's storage."""
-    server = services.S3Server(tmp_path_factory.mktemp("s3"))
-    try:
-        server.start()
+    with services.running(services.S3Server(tmp_path_factory.mktemp("s3"))) as server:
         yield server
-    finally:
-        server.stop()
 
 
 # ------------------------------------------------------------------ grid: real Rucio and XRootD

@@ -12,6 +12,7 @@ Later services (Slurm, podman) belong in this module too.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -55,6 +56,16 @@ def wait_until(check, *, timeout: float, what: str, interval: float = 0.2) -> No
             return
         time.sleep(interval)
     raise ServiceUnavailable(f"{what} did not come up within {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def running(service):
+    """``service`` started, and stopped whatever happens (also when its start fails half-way)."""
+    try:
+        service.start()
+        yield service
+    finally:
+        service.stop()
 
 
 def stop_process(process: subprocess.Popen | None, *, timeout: float = 10.0) -> None:

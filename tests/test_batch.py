@@ -192,7 +192,7 @@ def test_demo_files_from_their_settings_alone_equal_those_from_the_whole_config(
     """The demo rule is given only generation_settings(); the file must be the same."""
     import uproot
 
-    from snakehep.demo import generation_settings
+    from snakehep.demo_config import generation_settings
 
     config = json.loads(json.dumps(default_config))
     config["demo"]["events_per_file"] = 300

@@ -3,29 +3,15 @@ pip, conda and the images)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 import yaml
+from pins import normalise, read_pins
 
 REPO = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"matplotlib-base": "matplotlib"}  # conda-forge name -> PyPI name
 NOT_ON_PYPI = {"python", "pip"}
-
-
-def constraints() -> dict[str, str]:
-    pins = {}
-    for line in (REPO / "constraints.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if "==" in line:
-            name, version = line.split("==", 1)
-            pins[_normalise(name)] = version.strip()
-    return pins
-
-
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower().strip()
 
 
 def pinned(environment: dict) -> dict[str, str]:
@@ -34,10 +20,10 @@ def pinned(environment: dict) -> dict[str, str]:
         if isinstance(entry, dict):  # the pip: section
             for requirement in entry.get("pip", []):
                 name, version = requirement.split("#", 1)[0].split("==")
-                pins[_normalise(name)] = version.strip()
+                pins[normalise(name)] = version.strip()
             continue
         name, _, version = entry.partition("=")
-        name = _normalise(CONDA_NAMES.get(name.strip(), name.strip()))
+        name = normalise(CONDA_NAMES.get(name.strip(), name.strip()))
         if name not in NOT_ON_PYPI:
             pins[name] = version.strip().lstrip("=")
     return pins
@@ -47,7 +33,7 @@ def pinned(environment: dict) -> dict[str, str]:
 def test_each_environment_pins_the_versions_of_constraints(path):
     pins = pinned(yaml.safe_load(path.read_text()))
     assert pins, path
-    known = constraints()
+    known = read_pins(REPO / "constraints.txt")
     for name, version in pins.items():
         assert name in known, f"{path.name}: {name} is not in constraints.txt"
         assert version == known[name], f"{path.name}: {name} {version}, constraints.txt {known[name]}"

@@ -90,12 +90,8 @@ def slurm(tmp_path_factory):
     missing = [t for t in ("slurmctld", "slurmd", "sbatch", "munged") if shutil.which(t) is None]
     if missing:
         pytest.skip(f"Slurm is not installed here ({', '.join(missing)}); .ci/run installs it")
-    cluster = services.SlurmCluster(tmp_path_factory.mktemp("slurm"))
-    try:
-        cluster.start()
+    with services.running(services.SlurmCluster(tmp_path_factory.mktemp("slurm"))) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="module")

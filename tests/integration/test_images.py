@@ -25,6 +25,7 @@ import uproot
 import yaml
 
 import podman
+from pins import normalise, read_pins
 
 REPO = Path(__file__).resolve().parents[2]
 REQUIREMENTS = REPO / "containers" / "requirements"
@@ -36,23 +37,6 @@ SECRET_NAMES = ("pipca", "rucio.cfg", "auth_token_for_account_*", "x509up_u*", "
                 "*.p12", "bt_u[0-9]*", ".netrc")
 
 pytestmark = [pytest.mark.integration, pytest.mark.images]
-
-
-def normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def pins(path: Path) -> dict[str, str]:
-    """name -> version of a requirement list, following its "-r" includes."""
-    found = {}
-    for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line.startswith("-r "):
-            found |= pins(path.parent / line[3:].strip())
-        elif line:
-            name, version = line.split("==")
-            found[normalise(name)] = version.strip()
-    return found
 
 
 def project() -> dict:
@@ -67,10 +51,10 @@ def requirement_names(requirements: list[str]) -> set[str]:
 # ------------------------------------------------------------------ the lists (no podman needed)
 
 
-def test_step_requirements_are_the_constraints_pins():
-    constraints = pins(REPO / "constraints.txt")
+def test_step_requirements_are_the_constraints_read_pins():
+    constraints = read_pins(REPO / "constraints.txt")
     for path in REQUIREMENTS.glob("*.txt"):
-        for name, version in pins(path).items():
+        for name, version in read_pins(path).items():
             assert constraints.get(name) == version, f"{path.name}: {name}=={version}"
 
 
@@ -79,9 +63,9 @@ def test_step_requirements_are_project_dependencies():
     dependencies = requirement_names(project()["dependencies"])
     grid = requirement_names(extras["grid"])
     everything = dependencies | grid | requirement_names(extras["slurm"] + extras["kubernetes"])
-    assert set(pins(REQUIREMENTS / "all.txt")) == everything
+    assert set(read_pins(REQUIREMENTS / "all.txt")) == everything
     for step in STEP_IMAGES:
-        names = set(pins(REQUIREMENTS / f"{step}.txt"))
+        names = set(read_pins(REQUIREMENTS / f"{step}.txt"))
         assert names <= (dependencies | grid) - {"snakemake"}, step
 
 
@@ -117,13 +101,13 @@ def installed(ref: str) -> dict[str, str]:
 
 
 def test_images_hold_the_pinned_versions(images):
-    constraints = pins(REPO / "constraints.txt")
+    constraints = read_pins(REPO / "constraints.txt")
     for step, ref in images.items():
         versions = installed(ref)
         assert versions.pop("snakehep") == project()["version"]
         for tool in ("pip", "setuptools", "wheel"):  # the virtual environment's own
             versions.pop(tool, None)
-        assert set(pins(REQUIREMENTS / f"{step}.txt")) <= set(versions), step
+        assert set(read_pins(REQUIREMENTS / f"{step}.txt")) <= set(versions), step
         assert {n: v for n, v in versions.items() if constraints.get(n) != v} == {}, step
 
 
@@ -133,7 +117,7 @@ def test_step_images_run_snakehep_without_snakemake(images):
         usage = podman.run(images[step], "snakehep", "--help")
         assert usage.returncode == 0 and "plot-distributions" in usage.stdout, (step, usage.stderr)
     version = podman.run(images["all"], "snakemake", "--version").stdout.strip()
-    assert version == pins(REPO / "constraints.txt")["snakemake"]
+    assert version == read_pins(REPO / "constraints.txt")["snakemake"]
 
 
 def test_fetch_image_has_the_rucio_and_xrootd_clients(images):
@@ -286,4 +270,4 @@ def test_a_rule_job_in_its_image_records_what_the_image_was_built_from(images, t
     assert record["in_container"] is True
     assert record["image_built_from"]["revision"].startswith(revision or "unknown")
     assert record["source_revision"] == record["image_built_from"]["revision"]  # /work is no git checkout
-    assert record["packages"]["numpy"] == pins(REPO / "constraints.txt")["numpy"]
+    assert record["packages"]["numpy"] == read_pins(REPO / "constraints.txt")["numpy"]

@@ -20,6 +20,7 @@ from snakehep.batch import BatchSettings, plan
 from snakehep.config import check_duplicate_keys, check_references
 from snakehep.demo_config import generation_settings
 from snakehep.fetch import is_remote
+from snakehep.provenance import config_hash
 from snakehep.samples import load_samples
 
 
@@ -274,13 +275,7 @@ LOCAL_INPUTS_BY_SAMPLE = {
 LOCAL_INPUTS = sorted({p for paths in LOCAL_INPUTS_BY_SAMPLE.values() for p in paths})
 
 
-def config_sha256():
-    from snakehep.provenance import config_hash
-
-    return config_hash(config)
-
-
-CONFIG_SHA256 = config_sha256()
+CONFIG_SHA256 = config_hash(config)
 
 
 def inference_outputs():

@@ -39,7 +39,6 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from snakehep.demo_config import generation_settings  # noqa: F401  (part of this module's API)
 from snakehep.demo_config import demo_settings
 from snakehep.demo_config import sample_entry as _sample
 from snakehep.demo_config import sample_kind as _kind

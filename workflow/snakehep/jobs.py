@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from snakehep.errors import SnakehepError
+from snakehep.provenance import STEP_PACKAGES
 from snakehep.rulelog import rule_logging
 
 
@@ -225,8 +226,7 @@ RULES: dict[str, Callable[[Job], None]] = {
     )
 }
 # one rule per step image (provenance_select, ...), each running step_provenance in its image
-RULES.update({f"provenance_{step}": step_provenance
-              for step in ("fetch", "select", "inference", "plots")})
+RULES.update({f"provenance_{step}": step_provenance for step in STEP_PACKAGES})
 
 
 def run(rule: str, job: Job) -> None:
