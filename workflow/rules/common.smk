@@ -91,15 +91,15 @@ def wildcard(name):
 
 
 def image(step):
-    """The container image of a step (config: containers), run by --sdm apptainer."""
-    images = config.get("containers", {})
-    registry = images.get("registry", "ghcr.io/snakehep")
-    name = images.get("images", {}).get(step, f"snakehep-{step}")
-    return f"docker://{registry}/{name}:{images.get('tag', '0.1.0')}"
+    """The container image of a step (config: containers, defaults filled in by the schema),
+    run by --sdm apptainer."""
+    images = config["containers"]
+    name = images["images"].get(step, f"snakehep-{step}")
+    return f"docker://{images['registry']}/{name}:{images['tag']}"
 
 
 # ------------------------------------------------------------------ what each rule's jobs read
-# A rule's params carry exactly what its jobs read of the config, and its script reads nothing
+# A rule's params carry exactly what its jobs read of the config, and its job reads nothing
 # else: editing a key reruns the jobs that read it (snakemake's "params" rerun trigger) and
 # no other.
 

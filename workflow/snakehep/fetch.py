@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from snakehep.errors import ConfigError, InputFileError, SnakehepError
-from snakehep.io import write_json_atomic
+from snakehep.io import adler32, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -289,14 +289,12 @@ def _resolve_online(did: Did) -> tuple[GridFile, ...]:
 
 def verified(path: str | os.PathLike, file: GridFile) -> bool:
     """True when ``path`` has the catalogue's size and adler32 (those the catalogue gives)."""
-    from rucio.common.checksum import adler32
-
     path = Path(path)
     if not path.is_file():
         return False
     if file.bytes is not None and path.stat().st_size != file.bytes:
         return False
-    return file.adler32 is None or adler32(str(path)).lower() == file.adler32.lower()
+    return file.adler32 is None or adler32(path) == file.adler32.lower()
 
 
 def download(target: Download) -> None:

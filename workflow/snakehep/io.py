@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,3 +62,12 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
 def write_json_atomic(path: str | os.PathLike, data: object) -> None:
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def adler32(path: str | os.PathLike, *, block: int = 1 << 22) -> str:
+    """The adler32 checksum of a file as Rucio writes it (8 lowercase hex digits)."""
+    value = 1
+    with open(path, "rb") as stream:
+        while chunk := stream.read(block):
+            value = zlib.adler32(chunk, value)
+    return f"{value:08x}"

@@ -10,13 +10,12 @@ import json
 import logging
 import os
 import subprocess
-import zlib
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from snakehep.io import write_json_atomic, write_text_atomic
+from snakehep.io import adler32, write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +86,6 @@ def step_record(*, step: str, image: str, config_sha256: str, workflow_dir: str,
         "source_revision": source_revision(workflow_dir),
         "config_sha256": config_sha256,
     }
-
-
-def adler32(path: str | os.PathLike, *, block: int = 1 << 22) -> str:
-    value = 1
-    with open(path, "rb") as stream:
-        while chunk := stream.read(block):
-            value = zlib.adler32(chunk, value)
-    return f"{value:08x}"
 
 
 def input_records(files_by_sample: Mapping[str, Sequence[str]]) -> dict[str, list[dict]]:
