@@ -46,18 +46,20 @@ def temporaries(directory: Path) -> list[Path]:
     return [p for p in directory.iterdir() if ".tmp" in p.name]
 
 
-def kill_while_writing(directory: Path, *arguments, outputs: tuple[Path, ...]) -> bool:
-    """Run the command and SIGKILL it as soon as a temporary output appears; whether it was
-    caught writing (the temporary is still there, the outputs not yet renamed). ``outputs``
-    are removed first, as snakemake does before it starts a job."""
+def signal_while_writing(directory: Path, *arguments, outputs: tuple[Path, ...],
+                         signum: signal.Signals = signal.SIGKILL) -> bool:
+    """Run the command and send it ``signum`` as soon as a temporary output appears; whether it
+    was caught writing (no output renamed yet when the signal ended it). ``outputs`` are removed
+    first, as snakemake does before it starts a job."""
     for output in outputs:
         output.unlink(missing_ok=True)
     child = snakehep(*arguments)
     while child.poll() is None and not temporaries(directory):
         time.sleep(0.0002)
-    child.send_signal(signal.SIGKILL)
+    child.send_signal(signum)
     child.communicate(timeout=60)
-    return child.returncode == -signal.SIGKILL and bool(temporaries(directory))
+    ended_by_signal = child.returncode in (-signum, 128 + signum)
+    return ended_by_signal and not any(output.exists() for output in outputs)
 
 
 @pytest.fixture(scope="module")
@@ -82,11 +84,23 @@ def reference(analysis, tmp_path_factory):
 def test_select_killed_while_writing_leaves_no_partial_result(analysis, reference, tmp_path):
     output = tmp_path / "group0.npz"
     arguments = ["select", "--config", analysis, "--sample", "ttbar", "-o", output]
-    assert any(kill_while_writing(tmp_path, *arguments, outputs=(output,)) for _ in range(3))  # mid-write
-    assert not output.exists() and all(p.name.startswith(".group0.npz.") for p in temporaries(tmp_path))
+    assert any(signal_while_writing(tmp_path, *arguments, outputs=(output,)) for _ in range(3))  # mid-write
+    left = temporaries(tmp_path)
+    assert left and all(p.name.startswith(".group0.npz.") for p in left)  # SIGKILL: no clean-up
     rerun = finished(*arguments)
     assert rerun.returncode == 0, rerun.stderr
     assert temporaries(tmp_path) == []  # the killed writer's leftovers are gone
+    assert Partial.read(output).raw == Partial.read(reference / "g.npz").raw
+
+
+def test_select_terminated_while_writing_removes_its_temporary(analysis, reference, tmp_path):
+    """SIGTERM (what scancel and a stopping snakemake send) unwinds: the temporary is removed."""
+    output = tmp_path / "group0.npz"
+    arguments = ["select", "--config", analysis, "--sample", "ttbar", "-o", output]
+    assert any(signal_while_writing(tmp_path, *arguments, outputs=(output,), signum=signal.SIGTERM)
+               for _ in range(3))
+    assert temporaries(tmp_path) == []
+    assert finished(*arguments).returncode == 0
     assert Partial.read(output).raw == Partial.read(reference / "g.npz").raw
 
 
@@ -94,7 +108,7 @@ def test_merge_killed_while_writing_leaves_no_histograms_or_cutflow(analysis, re
     arguments = ["merge-sample", "--config", analysis, "--sample", "ttbar", "--histograms",
                  tmp_path / "ttbar.root", "--cutflow", tmp_path / "ttbar.json", reference / "g.npz"]
     outputs = (tmp_path / "ttbar.root", tmp_path / "ttbar.json")
-    assert any(kill_while_writing(tmp_path, *arguments, outputs=outputs) for _ in range(3))
+    assert any(signal_while_writing(tmp_path, *arguments, outputs=outputs) for _ in range(3))
     assert not (tmp_path / "ttbar.root").exists() and not (tmp_path / "ttbar.json").exists()
     assert finished(*arguments).returncode == 0
     assert same_histograms(tmp_path / "ttbar.root", reference / "ttbar.root")

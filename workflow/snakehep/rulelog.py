@@ -26,6 +26,9 @@ def rule_logging(log_path: str | os.PathLike | None) -> Iterator[logging.Logger]
     except Exception:
         logger.exception("rule failed")
         raise
+    except (KeyboardInterrupt, SystemExit):
+        logger.error("job stopped by a signal before it finished; outputs in progress were removed")
+        raise
     finally:
         root.removeHandler(handler)
         handler.close()
