@@ -121,10 +121,19 @@ def steps_done(output: str) -> tuple[int, int]:
 
 
 def test_interrupted_run_resumes_without_redoing_finished_jobs(analysis):
-    workdir, _, _ = analysis
+    workdir, config, good = analysis
     for path in results(workdir):
         path.unlink()
-    command = [sys.executable, "-m", "snakemake", "--profile", "profiles/local", "--cores", "2", TARGET]
+    # one selection job per file and ten files, so that jobs are still in flight when Ctrl-C lands
+    # (the five jobs of the plain analysis can all finish before it does)
+    for number in range(10):
+        (workdir / f"resources/extra/interrupt_{number}.root").write_bytes(good.read_bytes())
+    inputs = [*config["samples"]["ttbar"]["inputs"], "resources/extra/interrupt_*.root"]
+    (workdir / "interrupt.yaml").write_text(yaml.safe_dump(
+        {"batch": {"files_per_job": 1}, "samples": {"ttbar": {"inputs": inputs}}}))
+    options = ("--configfile", "interrupt.yaml")
+    command = [sys.executable, "-m", "snakemake", "--profile", "profiles/local", "--cores", "2", TARGET,
+               *options]
     run = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, start_new_session=True)
     seen = ""
@@ -140,9 +149,9 @@ def test_interrupted_run_resumes_without_redoing_finished_jobs(analysis):
     assert 0 < done < total and not (workdir / TARGET).exists()
     for path in results(workdir):
         assert_complete(path)
-    dry = snakemake(workdir, TARGET, "-n")
+    dry = snakemake(workdir, TARGET, "-n", *options)
     assert job_counts(dry.stdout + dry.stderr)["total"] == total - done  # finished jobs are kept
-    rerun = snakemake(workdir, TARGET)
+    rerun = snakemake(workdir, TARGET, *options)
     assert rerun.returncode == 0 and (workdir / TARGET).exists()
     assert steps_done(rerun.stdout + rerun.stderr) == (total - done, total - done)
 
