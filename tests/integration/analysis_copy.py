@@ -1,8 +1,11 @@
-"""What the integration tests share: a copy of the template to run in, and snakemake's job table."""
+"""What the integration tests share: a copy of the template to run in, snakemake's job table, and
+a snakemake that Ctrl-C can interrupt."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import yaml
@@ -44,3 +47,11 @@ def job_counts(output: str) -> dict[str, int]:
         elif in_table and counts and not line.strip():
             break
     return counts
+
+
+def in_own_session_with_ctrl_c() -> None:
+    """``preexec_fn`` for a snakemake the test interrupts: its own session (signals go to its whole
+    process group), and SIGINT handled as in a terminal. A shell runs background commands (``cmd &``)
+    with SIGINT ignored, and children inherit that: Ctrl-C would not reach them."""
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

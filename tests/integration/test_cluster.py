@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import services
 import yaml
-from analysis_copy import copy_analysis
+from analysis_copy import copy_analysis, in_own_session_with_ctrl_c
 from snakehep.histograms import read_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,7 +122,7 @@ def test_slurm_run_interrupted_then_resumed_equals_the_local_run(slurm, local_re
     log_path = tmp_path / "interrupted.log"
     with open(log_path, "w") as log_file:
         process = subprocess.Popen(command, cwd=workdir, stdout=log_file, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+                                   preexec_fn=in_own_session_with_ctrl_c)
         try:
             # wait until some jobs are done and others are in flight
             deadline = time.monotonic() + 300

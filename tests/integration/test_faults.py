@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from analysis_copy import copy_analysis, job_counts
+from analysis_copy import copy_analysis, in_own_session_with_ctrl_c, job_counts
 
 from snakehep.demo import generate_sample_part
 from snakehep.histograms import read_store
@@ -135,7 +135,7 @@ def test_interrupted_run_resumes_without_redoing_finished_jobs(analysis):
     command = [sys.executable, "-m", "snakemake", "--profile", "profiles/local", "--cores", "2", TARGET,
                *options]
     run = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True, start_new_session=True)
+                           text=True, preexec_fn=in_own_session_with_ctrl_c)
     seen = ""
     for line in run.stdout:
         seen += line
