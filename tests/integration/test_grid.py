@@ -174,6 +174,12 @@ def test_a_changed_replica_fails_with_checksum_mismatch_then_reruns(grid, tmp_pa
     assert (data_file.stat().st_ino, data_file.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
+def downloaded_files(downloads: Path) -> list[Path]:
+    """Finished downloads (not the hidden staging directories of downloads in progress)."""
+    return [p for p in downloads.rglob("*.root")
+            if not any(part.startswith(".") for part in p.relative_to(downloads).parts)]
+
+
 def test_server_stopped_mid_run_then_rerun_fetches_only_the_rest(grid, tmp_path):
     inputs = {"data": [uri(DATA)], "dy_m120to400": [uri("mc23:DY-M120to400.NANOAOD-v1")],
               "ttbar": [uri(TTBAR)], "diboson": [uri(DIBOSON)]}
@@ -183,7 +189,7 @@ def test_server_stopped_mid_run_then_rerun_fetches_only_the_rest(grid, tmp_path)
     run = snakemake(workdir, TARGET, "--cores", "1", rucio_config=grid.client_config, background=True)
     try:
         deadline = time.monotonic() + 120
-        while not (downloads.exists() and any(p.suffix == ".root" for p in downloads.rglob("*"))):
+        while not (downloads.exists() and downloaded_files(downloads)):
             assert run.poll() is None and time.monotonic() < deadline, "no file was downloaded"
             time.sleep(0.02)
         grid.rucio.stop()
@@ -195,7 +201,7 @@ def test_server_stopped_mid_run_then_rerun_fetches_only_the_rest(grid, tmp_path)
             grid.rucio.start()
             grid.rucio.stop()  # started again below, once the offline checks are done
     assert run.returncode != 0
-    kept = {p: p.stat() for p in downloads.rglob("*.root")}
+    kept = {p: p.stat() for p in downloaded_files(downloads)}
     assert 0 < len(kept) < 5, output[-3000:]
     logs = "".join(p.read_text() for p in (workdir / "logs/rucio_download").rglob("*.log"))
     assert "unreachable while accessing" in logs
@@ -204,7 +210,7 @@ def test_server_stopped_mid_run_then_rerun_fetches_only_the_rest(grid, tmp_path)
     assert job_counts(dry.stdout + dry.stderr)["rucio_download"] == 5 - len(kept)
     grid.rucio.start()
     snakemake(workdir, TARGET, rucio_config=grid.client_config)
-    assert len(list(downloads.rglob("*.root"))) == 5
+    assert len(downloaded_files(downloads)) == 5
     for path, before in kept.items():
         assert (path.stat().st_ino, path.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
