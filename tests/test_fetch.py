@@ -10,8 +10,10 @@ import pytest
 import uproot
 
 from snakehep import fetch
-from snakehep.errors import ConfigError, InputFileError
+from snakehep.errors import ConfigError, InputFileError, UnreadableFileError
+from snakehep.partials import Partial
 from snakehep.samples import load_samples
+from snakehep.stages import select_group
 
 TTBAR = "mc23:ttbar/TTTo2L2Nu-v12.NANOAOD_part0.root"
 DY_DATASET = "mc23:DY-M120to400.NANOAOD-v1"
@@ -135,6 +137,24 @@ def test_an_unreadable_url_fails_naming_it(grid):
     url = grid.xrootd.url(grid.xrootd.export / "no-such-file.root")
     with pytest.raises(InputFileError, match=f"cannot read {url}.*2 attempt"):
         fetch.open_input(url, settings=fetch.GridSettings(retries=1, timeout=5))
+
+
+def test_skip_bad_files_skips_an_url_that_cannot_be_opened(grid, default_config, tmp_path):
+    """Like an unreadable local file: an error naming it, or (skip_bad_files) skipped and listed."""
+    url = grid.xrootd.url(grid.xrootd.export / "no-such-file.root")
+    analysis = copy.deepcopy(default_config)
+    analysis["samples"]["ttbar"]["inputs"] = [str(grid.originals[TTBAR]), url]
+    analysis["samples"]["ttbar"]["rucio"] = {"retries": 0, "timeout": 5}
+    sample = load_samples(analysis)["ttbar"]
+    with pytest.raises(UnreadableFileError, match=f"cannot read {url}.*skip_bad_files: true skips"):
+        select_group(analysis, sample=sample, inputs=sample.inputs, output=tmp_path / "stops.npz")
+    assert not (tmp_path / "stops.npz").exists()
+    analysis["selection"]["skip_bad_files"] = True
+    select_group(analysis, sample=sample, inputs=sample.inputs, output=tmp_path / "skips.npz")
+    select_group(analysis, sample=sample, inputs=sample.inputs[:1], output=tmp_path / "local.npz")
+    skipped, alone = Partial.read(tmp_path / "skips.npz"), Partial.read(tmp_path / "local.npz")
+    assert [s["file"] for s in skipped.skipped] == [url] and f"cannot read {url}" in skipped.skipped[0]["reason"]
+    assert skipped.n_files == 1 and skipped.raw == alone.raw
 
 
 def test_samples_mix_local_files_urls_and_dids(grid, default_config, tmp_path):

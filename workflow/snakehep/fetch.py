@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from snakehep.errors import ConfigError, InputFileError, SnakehepError
+from snakehep.errors import ConfigError, SnakehepError, UnreadableFileError
 from snakehep.io import adler32, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -402,7 +402,7 @@ def open_input(location: str, *, settings: GridSettings | None = None):
         source = with_retries(attempt, retries=settings.retries, what=f"opening {url}",
                               transient=(OSError, TimeoutError))
     except (OSError, TimeoutError) as err:
-        raise InputFileError(f"cannot read {url} (from {location}) after {settings.retries + 1} "
-                             f"attempt(s): {_first_line(err)}") from err
+        raise UnreadableFileError(f"cannot read {url} (from {location}) after {settings.retries + 1} "
+                                  f"attempt(s): {_first_line(err)}") from err
     log.info("streaming %s from %s", location, url)
     return source
