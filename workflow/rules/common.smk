@@ -86,6 +86,12 @@ def job_params(**values):
     return params
 
 
+def memory_mb(megabytes):
+    """A rule's memory, as mem_mb (local scheduler, Slurm, Kubernetes) and as REANA's
+    kubernetes_memory_limit."""
+    return {"mem_mb": megabytes, "kubernetes_memory_limit": f"{megabytes}Mi"}
+
+
 def wildcard(name):
     return lambda wildcards: wildcards[name]
 

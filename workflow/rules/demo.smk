@@ -9,8 +9,7 @@ rule demo_sample:
     container:
         image("select")
     resources:
-        mem_mb=2000,
-        kubernetes_memory_limit="2000Mi",
+        **memory_mb(2000),
         runtime=30,
         cpus_per_task=1,
     params:

@@ -13,8 +13,7 @@ rule rucio_download:
     container:
         image("fetch")
     resources:
-        mem_mb=500,
-        kubernetes_memory_limit="500Mi",
+        **memory_mb(500),
         runtime=60,
         cpus_per_task=1,
         # REANA: mount the user's grid proxy and Rucio config (its secrets) into this job

@@ -11,8 +11,7 @@ rule merge_partials:
     container:
         image("select")
     resources:
-        mem_mb=1000,
-        kubernetes_memory_limit="1000Mi",
+        **memory_mb(1000),
         runtime=30,
         cpus_per_task=1,
     params:
@@ -35,8 +34,7 @@ rule merge_sample:
     container:
         image("select")
     resources:
-        mem_mb=1000,
-        kubernetes_memory_limit="1000Mi",
+        **memory_mb(1000),
         runtime=30,
         cpus_per_task=1,
     params:
@@ -59,8 +57,7 @@ rule merge_samples:
     container:
         image("select")
     resources:
-        mem_mb=2000,
-        kubernetes_memory_limit="2000Mi",
+        **memory_mb(2000),
         runtime=30,
         cpus_per_task=1,
     params:

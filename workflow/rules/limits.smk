@@ -11,8 +11,7 @@ rule limit:
     container:
         image("inference")
     resources:
-        mem_mb=2000,
-        kubernetes_memory_limit="2000Mi",
+        **memory_mb(2000),
         runtime=60,
         cpus_per_task=1,
     params:
@@ -34,8 +33,7 @@ rule limit_summary:
     container:
         image("inference")
     resources:
-        mem_mb=1000,
-        kubernetes_memory_limit="1000Mi",
+        **memory_mb(1000),
         runtime=15,
         cpus_per_task=1,
     params:
@@ -61,8 +59,7 @@ rule brazil_plot:
     container:
         image("plots")
     resources:
-        mem_mb=1000,
-        kubernetes_memory_limit="1000Mi",
+        **memory_mb(1000),
         runtime=15,
         cpus_per_task=1,
     params:
@@ -85,8 +82,7 @@ rule fit:
     container:
         image("inference")
     resources:
-        mem_mb=2000,
-        kubernetes_memory_limit="2000Mi",
+        **memory_mb(2000),
         runtime=120,
         cpus_per_task=1,
     params:
@@ -123,8 +119,7 @@ rule fit_plots:
     container:
         image("plots")
     resources:
-        mem_mb=1000,
-        kubernetes_memory_limit="1000Mi",
+        **memory_mb(1000),
         runtime=15,
         cpus_per_task=1,
     params:

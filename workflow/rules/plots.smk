@@ -20,8 +20,7 @@ rule cutflow_tables:
     container:
         image("plots")
     resources:
-        mem_mb=1000,
-        kubernetes_memory_limit="1000Mi",
+        **memory_mb(1000),
         runtime=15,
         cpus_per_task=1,
     params:
@@ -51,8 +50,7 @@ rule plot_distributions:
     container:
         image("plots")
     resources:
-        mem_mb=1000,
-        kubernetes_memory_limit="1000Mi",
+        **memory_mb(1000),
         runtime=15,
         cpus_per_task=1,
     params:

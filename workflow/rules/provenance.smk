@@ -12,8 +12,7 @@ for step in PROVENANCE_STEPS:
         container:
             image(step)
         resources:
-            mem_mb=500,
-            kubernetes_memory_limit="500Mi",
+            **memory_mb(500),
             runtime=10,
             cpus_per_task=1,
         params:
@@ -38,8 +37,7 @@ rule input_checksums:
     container:
         image("select")
     resources:
-        mem_mb=500,
-        kubernetes_memory_limit="500Mi",
+        **memory_mb(500),
         runtime=60,
         cpus_per_task=1,
     params:

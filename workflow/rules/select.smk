@@ -13,8 +13,7 @@ rule select:
     container:
         image("select")
     resources:
-        mem_mb=2000,
-        kubernetes_memory_limit="2000Mi",
+        **memory_mb(2000),
         runtime=120,
         cpus_per_task=1,
     params:

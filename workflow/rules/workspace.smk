@@ -14,8 +14,7 @@ rule workspaces:
     container:
         image("inference")
     resources:
-        mem_mb=2000,
-        kubernetes_memory_limit="2000Mi",
+        **memory_mb(2000),
         runtime=30,
         cpus_per_task=1,
     params:
