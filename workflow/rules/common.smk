@@ -161,6 +161,18 @@ def normalisation(wildcards):
 SAMPLE_GROUPS = {name: sample.group for name, sample in SAMPLES.items()}
 
 
+def sample_fields(names, *fields):
+    """The given fields of the named samples' config entries (those they set)."""
+    return {
+        name: {
+            k: config["samples"][name][k]
+            for k in fields
+            if k in config["samples"][name]
+        }
+        for name in names
+    }
+
+
 def observable_plots(wildcards):
     return expand(
         "results/plots/{region}_{observable}.png",
@@ -178,14 +190,7 @@ def plot_settings(wildcards):
         "histograms": {
             wildcards.observable: config["histograms"][wildcards.observable]
         },
-        "samples": {
-            name: {
-                k: config["samples"][name][k]
-                for k in ("process", "mass")
-                if k in config["samples"][name]
-            }
-            for name in signals
-        },
+        "samples": sample_fields(signals, "process", "mass"),
     }
 
 
@@ -219,24 +224,15 @@ CHANNELS = config.get("inference", {}).get("channels", [])
 FIT_SIGNAL = config.get("inference", {}).get("fit_signal") or (
     SIGNALS[0] if SIGNALS else None
 )
-
-
-def signal_metadata(*fields):
-    return {
-        name: {
-            k: config["samples"][name][k]
-            for k in fields
-            if k in config["samples"][name]
-        }
-        for name in SIGNALS
-    }
+# Limits and fits run when the config has an inference section and a signal sample.
+RUNS_INFERENCE = "inference" in config and bool(SIGNALS)
 
 
 # Workspaces: the inference settings, the processes' kinds and the signals' masses.
 WORKSPACE_SETTINGS = {
     **section("inference"),
     "processes": {p: {"kind": s["kind"]} for p, s in config["processes"].items()},
-    "samples": signal_metadata("process", "mass"),
+    "samples": sample_fields(SIGNALS, "process", "mass"),
 }
 
 
@@ -271,7 +267,7 @@ def fit_plot_settings():
 PROVENANCE_STEPS = [
     "select",
     *(["fetch"] if DOWNLOADS else []),
-    *(["inference"] if "inference" in config and SIGNALS else []),
+    *(["inference"] if RUNS_INFERENCE else []),
     "plots",
 ]
 LOCAL_INPUTS_BY_SAMPLE = {
@@ -286,7 +282,7 @@ CONFIG_SHA256 = config_hash(config)
 
 def inference_outputs():
     """The limit and fit results of rule all, when the config has an inference section."""
-    if "inference" not in config or not SIGNALS:
+    if not RUNS_INFERENCE:
         return []
     return [
         "results/limits/summary.json",
