@@ -42,6 +42,10 @@ class Job:
     def output_file(self, name: str = "files") -> str:
         return _single(self.outputs(name), f"output {name}")
 
+    def by_param(self, names: str, files: Sequence[str]) -> dict[str, str]:
+        """The names listed in ``params[names]`` with their files, in order (one file each)."""
+        return dict(zip(self.params[names], files, strict=True))
+
 
 def _single(files: list[str], what: str) -> str:
     if len(files) != 1:
@@ -109,7 +113,7 @@ def merge_samples(job: Job) -> None:
 
     stages.merge_samples(
         groups=job.params["groups"],
-        sample_histograms=dict(zip(job.params["samples"], job.inputs(), strict=True)),
+        sample_histograms=job.by_param("samples", job.inputs()),
         output=job.output_file(),
     )
 
@@ -123,7 +127,7 @@ def workspaces(job: Job) -> None:
         background_only_output=job.output_file("background_only"),
         patchset_output=job.output_file("patchset"),
         binning_output=job.output_file("binning"),
-        signal_outputs=dict(zip(job.params["signals"], job.outputs("signals"), strict=True)),
+        signal_outputs=job.by_param("signals", job.outputs("signals")),
     )
 
 
@@ -174,7 +178,7 @@ def fit_plots(job: Job) -> None:
         binning=job.input_file("binning"),
         pulls_output=job.output_file("pulls"),
         ranking_output=job.output_file("ranking"),
-        postfit_outputs=dict(zip(job.params["channels"], job.outputs("postfit"), strict=True)),
+        postfit_outputs=job.by_param("channels", job.outputs("postfit")),
     )
 
 
