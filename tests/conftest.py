@@ -19,11 +19,30 @@ import pytest
 import yaml
 
 import services
+import system_programs
 from snakehep.config import validate
 
 REPO = Path(__file__).resolve().parents[1]
 COFFEA_SDIST = "coffea==2026.9.0"
 NANOAOD_FILES = ("nano_dy.root", "nano_tt_v12.root", "nano_dimuon.root")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Closes the run with every skip, grouped by its reason (a missing program's reason names the
+    command that installs it), instead of pytest's line per test."""
+    skipped: dict[str, set[str]] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        path, _, reason = report.longrepr if isinstance(report.longrepr, tuple) else ("", 0, str(report.longrepr))
+        skipped.setdefault(reason.removeprefix("Skipped: "), set()).add(report.nodeid)
+    if not skipped:
+        return
+    terminalreporter.section(f"skipped: {sum(map(len, skipped.values()))} tests")
+    for reason, tests in sorted(skipped.items()):
+        files = sorted({test.split("::")[0] for test in tests})
+        terminalreporter.line(f"{len(tests):4d} in {', '.join(files)}: {reason}")
+    if any(reason.startswith(system_programs.PREFIX) for reason in skipped):
+        terminalreporter.line(f"     bash tests/install-system-packages.sh installs every program the tests use on "
+                              f"Debian or Ubuntu; {system_programs.REQUIRED}=1 fails these tests instead")
 
 
 @pytest.fixture(params=["numpy", "awkward"])

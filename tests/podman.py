@@ -5,7 +5,8 @@ Nothing is mocked. Debian's podman runs rootful here with runc and fixed ulimits
 of our own, named by CONTAINERS_CONF: crun fails on this kernel's cgroups and the default ulimits
 cannot be set). The base image is bootstrapped with debootstrap and kept as a tarball under the
 test cache, and so are the wheels downloaded on the host: the builds themselves run offline.
-`.ci/run` installs podman, runc and debootstrap.
+podman, runc and debootstrap are in tests/system-packages.txt (a test without them is skipped, naming
+them; see tests/system_programs.py).
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import shutil
 import subprocess
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from services import ServiceUnavailable, cache_directory
+import system_programs
+from services import cache_directory
 
 REPO = Path(__file__).resolve().parents[1]
 REGISTRY = "localhost/snakehep-test"
@@ -40,9 +41,8 @@ def image(step: str) -> str:
 
 def environment() -> dict[str, str]:
     """This process's environment with CONTAINERS_CONF pointing at our containers.conf."""
-    for tool in ("podman", "runc", "debootstrap"):
-        if shutil.which(tool) is None:
-            raise ServiceUnavailable(f"{tool} is not installed (.ci/run installs it with apt-get)")
+    system_programs.require("podman", "runc", "debootstrap",
+                            root="podman runs rootful here and debootstrap makes the base image")
     conf = cache_directory() / "containers" / "containers.conf"
     conf.parent.mkdir(parents=True, exist_ok=True)
     if not conf.exists() or conf.read_text() != CONTAINERS_CONF:

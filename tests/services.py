@@ -4,8 +4,10 @@ Nothing here is a mock. The Rucio server is the `rucio` package from PyPI (SQLit
 gunicorn on 127.0.0.1, from its own virtual environment under the test cache (its dependencies must
 not meet the analysis environment's). The XRootD server is Debian's `xrootd`, run in a private
 network namespace that has only a loopback interface (xrootd listens on every interface and has no
-bind-address option); `socat` relays 127.0.0.1:PORT of this namespace into it. `.ci/run` installs
-the Debian packages; the virtual environment is made here the first time and reused after.
+bind-address option); `socat` relays 127.0.0.1:PORT of this namespace into it. The Debian packages
+are those of tests/system-packages.txt (the README's test command installs them; a service whose
+programs are missing skips its tests, see tests/system_programs.py); the virtual environment is
+made here the first time and reused after.
 
 Later services (Slurm, podman) belong in this module too.
 """
@@ -26,6 +28,8 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import system_programs
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +94,7 @@ def rucio_server_environment() -> Path:
     wanted = "\n".join(RUCIO_SERVER_PACKAGES)
     if marker.exists() and marker.read_text() == wanted:
         return venv
+    system_programs.require("ensurepip")
     shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
     result = subprocess.run(
@@ -240,9 +245,8 @@ class XRootDServer:
         return f"root://127.0.0.1:{self.port}/{path}"
 
     def start(self) -> None:
-        for tool in ("xrootd", "socat", "unshare", "nsenter"):
-            if shutil.which(tool) is None:
-                raise ServiceUnavailable(f"{tool} is not installed (.ci/run installs it with apt-get)")
+        system_programs.require("xrootd", "xrdfs", "socat", "unshare", "nsenter", "ip",
+                                root="xrootd runs as nobody in a network namespace of its own")
         self.directory.mkdir(parents=True, exist_ok=True)
         self.export.mkdir(exist_ok=True)
         for sub in ("admin", "run"):
@@ -330,11 +334,9 @@ class SlurmCluster:
     wrote_config: bool = False
 
     def start(self) -> None:
-        for tool in ("slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scancel", "munged"):
-            if shutil.which(tool) is None:
-                raise ServiceUnavailable(
-                    f"{tool} is not installed (.ci/run installs slurmctld slurmd slurm-client munge)"
-                )
+        system_programs.require("slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scancel",
+                                "scontrol", "munged", "runuser",
+                                root="the test cluster's daemons run as root and it writes /etc/slurm/slurm.conf")
         if SLURM_CONF.exists() and SLURM_MARKER not in SLURM_CONF.read_text(errors="replace"):
             raise ServiceUnavailable(f"{SLURM_CONF} exists and is not the test fixture's: "
                                      "not touching a real cluster's configuration")

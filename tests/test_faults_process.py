@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import system_programs
 from faults import demo_file, small_config, write_config
 
 from snakehep.histograms import read_store
@@ -134,13 +135,15 @@ def test_file_size_limit_during_the_write_is_an_error_naming_the_output(analysis
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A tmpfs of 512 kB (needs the right to mount: root here; skipped otherwise)."""
+    """A tmpfs of 512 kB (needs the right to mount: root)."""
+    system_programs.require(root="it mounts a tmpfs of 512 kB to fill it")
     mount = tmp_path / "disk"
     mount.mkdir()
     result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
                             capture_output=True, text=True)
     if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+        system_programs.unavailable(f"{system_programs.PREFIX}a tmpfs, which cannot be mounted here: "
+                                    f"{result.stderr.strip()}")
     try:
         yield mount
     finally:

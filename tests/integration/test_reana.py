@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import system_programs
 from analysis_copy import REPO, copy_analysis, job_counts
 
 pytestmark = pytest.mark.integration
@@ -21,6 +22,7 @@ VENV = Path(os.environ.get("SNAKEHEP_TEST_CACHE", Path.home() / ".cache" / "snak
 @pytest.fixture(scope="module")
 def reana_venv() -> Path:
     """reana-client 0.9.6 and its snakemake 7.32.4, pinned by tests/reana-constraints.txt (cached)."""
+    system_programs.require("ensurepip", "gcc", "Python.h")
     if not (VENV / "bin" / "reana-client").exists():
         shutil.rmtree(VENV, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
