@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def unrendered_lines(project: Path, template: Path) -> dict[str, list[str]]:
     """Lines with '{{', '{%' or 'cookiecutter.' that the template's file of the same path does
     not have (the workflow has '{{' of its own: Snakemake's and Python's escaped braces)."""
     found = {}
-    for path in sorted(p for p in project.rglob("*") if p.is_file() and ".git" not in p.parts):
+    for path in sorted(p for p in project.rglob("*") if p.is_file() and not {".git", ".venv"} & set(p.parts)):
         relative = path.relative_to(project)
         original = template / relative
         known = set(original.read_text(errors="replace").splitlines()) if original.is_file() else set()
@@ -102,17 +103,32 @@ def readme_commands(project: Path) -> list[str]:
     return [block.strip() for block in re.findall(r"```bash\n(.*?)```", section, re.DOTALL)]
 
 
+# How a README command makes its virtual environment (.venv) or reuses it; what someone in an
+# environment of their own leaves out (the README says so).
+OWN_VENV = "python3 -m venv .venv && . .venv/bin/activate && "
+
+
+def in_existing_environment(command: str) -> str:
+    """A README command as run in an environment of one's own: without making .venv."""
+    assert command.startswith(OWN_VENV), command
+    return command.removeprefix(OWN_VENV)
+
+
 @dataclass(frozen=True)
 class Venv:
-    """A virtual environment that sees the packages installed here (--system-site-packages), so
-    that an analysis's README install command adds only the analysis itself."""
+    """A virtual environment that sees the packages of the one running the tests, so that an
+    analysis's README install command run in it adds only the analysis itself."""
 
     path: Path
 
     @classmethod
     def create(cls, path: Path) -> Venv:
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages",
-                        str(path)], check=True)
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+        # a plain path entry: the packages here, not this environment's editable snakehep (its
+        # finder lives in a .pth file, which a path entry does not run)
+        site_packages = next(path.glob("lib/python*/site-packages"))
+        (site_packages / "tests-environment.pth").write_text(
+            "\n".join(dict.fromkeys((sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]))) + "\n")
         return cls(path)
 
     def run(self, command: str, cwd: Path, env: dict[str, str] | None = None,
