@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pyhf
 import pytest
@@ -68,3 +73,38 @@ def test_missing_poi_exits_with_message(workspace_file, tmp_path, capsys):
 def test_missing_file_exits_with_message(tmp_path, capsys):
     assert cli.main(["limit", str(tmp_path / "nope.json")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def run_command(*arguments: str) -> subprocess.CompletedProcess:
+    """``python -m snakehep ARGUMENTS`` in a process of its own: its logging as a user sees it."""
+    env = {**os.environ, "PYTHONPATH": str(Path(cli.__file__).parents[1])}
+    return subprocess.run([sys.executable, "-m", "snakehep", *arguments], capture_output=True, text=True,
+                          env=env, timeout=300, check=True)
+
+
+def test_other_libraries_info_messages_only_with_verbose(workspace_file):
+    """pyhf logs a line per modifier of every model it builds ("adding modifier ..."): not shown
+    by default, where snakehep's own messages (a notice about the measurement here) are; -v
+    shows everything."""
+    path, spec = workspace_file
+    spec["measurements"].append({"name": "second", "config": {"poi": "mu", "parameters": []}})
+    path.write_text(json.dumps(spec))
+
+    quiet = run_command("hypotest", str(path))
+    assert json.loads(quiet.stdout)["cls_obs"] == pytest.approx(0.05251497, rel=1e-4)
+    assert "snakehep.inference INFO" in quiet.stderr and "using the first, 'meas'" in quiet.stderr
+    assert "adding modifier" not in quiet.stderr and "pyhf" not in quiet.stderr
+
+    verbose = run_command("-v", "hypotest", str(path))
+    assert json.loads(verbose.stdout) == json.loads(quiet.stdout)
+    assert "pyhf.pdf INFO adding modifier mu" in verbose.stderr
+    assert "snakehep.inference INFO" in verbose.stderr
+
+
+def test_in_process_command_leaves_the_logging_levels_as_they_were(workspace_file, capsys):
+    root, package = logging.getLogger(), logging.getLogger("snakehep")
+    before = root.level, package.level
+    path, _ = workspace_file
+    for arguments in (["hypotest", str(path)], ["-v", "hypotest", str(path)]):
+        assert cli.main(arguments) == 0
+        assert (root.level, package.level) == before

@@ -3,11 +3,16 @@ error in the job's log, and every rule has a test here."""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import re
+import subprocess
 from pathlib import Path
 
-from conftest import WORKFLOW, run_rule
+from conftest import WORKFLOW, rule_command, run_rule
 from snakehep.jobs import RULES
+from snakehep.rulelog import rule_logging
 from test_rule_provenance_steps import STEPS
 
 HERE = Path(__file__).parent
@@ -39,3 +44,54 @@ def test_every_rule_has_a_test():
     for path in HERE.glob("test_rule_*.py"):
         called |= set(re.findall(r'run_rule\(\s*"([a-z_]+)"', path.read_text()))
     assert set(RULES) <= called, sorted(set(RULES) - called)
+
+
+def logged(log_text: str) -> list[tuple[str, str]]:
+    """(logger, level) of each message of a job's log ("date time logger LEVEL message")."""
+    return [tuple(line.split()[2:4]) for line in log_text.splitlines() if re.match(r"\d{4}-\d\d-\d\d ", line)]
+
+
+def fit_command(tmp_path: Path, *options: str) -> list[str]:
+    from test_rule_fit import workspace
+
+    normsys = {"name": "xsec_dy", "type": "normsys", "data": {"hi": 1.1, "lo": 0.9}}
+    (tmp_path / "ws.json").write_text(json.dumps(workspace([128.0, 47.0], [normsys])))
+    command = rule_command("fit", params={}, log=tmp_path / "fit.log", inputs={"files": [tmp_path / "ws.json"]},
+                           outputs={"fit": [tmp_path / "fit.json"], "ranking": [tmp_path / "ranking.json"]})
+    return [*command[:3], *options, *command[3:]]  # python -m snakehep [OPTIONS] job fit ...
+
+
+def test_a_job_log_holds_snakehep_messages_not_other_libraries_info(tmp_path):
+    """pyhf logs "adding modifier ..." at INFO for every model it builds: not in a job's log,
+    where snakehep's own messages are; ``snakehep -v job`` logs everything."""
+    env = {**os.environ, "PYTHONPATH": str(WORKFLOW)}
+    subprocess.run(fit_command(tmp_path), cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
+    messages = logged((tmp_path / "fit.log").read_text())
+    assert ("snakehep.inference", "INFO") in messages
+    assert all(name.startswith("snakehep") for name, level in messages if level in ("INFO", "DEBUG")), messages
+    assert "adding modifier" not in (tmp_path / "fit.log").read_text()
+
+    subprocess.run(fit_command(tmp_path, "-v"), cwd=tmp_path, env=env, check=True, capture_output=True,
+                   timeout=300)
+    verbose = (tmp_path / "fit.log").read_text()
+    assert ("pyhf.pdf", "INFO") in logged(verbose) and "adding modifier xsec_dy" in verbose
+    assert ("snakehep.inference", "INFO") in logged(verbose)
+
+
+def test_rule_logging_keeps_other_libraries_warnings(tmp_path):
+    """What reaches a job's log, and the levels after the job are those before it."""
+    before = logging.getLogger().level, logging.getLogger("snakehep").level
+    for verbose in (False, True):
+        log = tmp_path / f"verbose_{verbose}.log"
+        with rule_logging(log, verbose=verbose):
+            logging.getLogger("snakehep.stages").info("snakehep info")
+            logging.getLogger("snakehep.stages").debug("snakehep debug")
+            logging.getLogger("somelibrary").warning("library warning")
+            logging.getLogger("somelibrary").info("library info")
+            logging.getLogger("somelibrary").debug("library debug")
+        assert (logging.getLogger().level, logging.getLogger("snakehep").level) == before
+        expected = [("snakehep.stages", "INFO"), ("somelibrary", "WARNING")]
+        if verbose:
+            expected = [("snakehep.stages", "INFO"), ("snakehep.stages", "DEBUG"), ("somelibrary", "WARNING"),
+                        ("somelibrary", "INFO"), ("somelibrary", "DEBUG")]
+        assert logged(log.read_text()) == expected

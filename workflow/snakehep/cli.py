@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from snakehep.errors import SnakehepError
+from snakehep.rulelog import command_logging
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +198,7 @@ def cmd_job(args: argparse.Namespace) -> None:
         input=jobs.named_files(args.input),
         output=jobs.named_files(args.output),
         log=args.log,
-    ))
+    ), verbose=args.verbose)
 
 
 def cmd_rucio_refresh(args: argparse.Namespace) -> None:
@@ -209,7 +210,9 @@ def cmd_rucio_refresh(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snakehep", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log everything from DEBUG up, other libraries' messages too (default: snakehep's "
+                             "from INFO up, other libraries' warnings and errors only)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, function: Callable[[argparse.Namespace], None], help_text: str):
@@ -307,12 +310,9 @@ def _stop_on_sigterm(signum: int, _frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
     try:
-        args.function(args)
+        with command_logging(verbose=args.verbose):
+            args.function(args)
     except SnakehepError as err:
         print(f"snakehep {args.command}: error: {err}", file=sys.stderr)
         return 2

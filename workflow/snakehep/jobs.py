@@ -233,11 +233,13 @@ RULES: dict[str, Callable[[Job], None]] = {
 RULES.update({f"provenance_{step}": step_provenance for step in STEP_PACKAGES})
 
 
-def run(rule: str, job: Job) -> None:
-    """Run one job of ``rule``; its log (and the traceback of a failure) goes to ``job.log``."""
+def run(rule: str, job: Job, *, verbose: bool = False) -> None:
+    """Run one job of ``rule``; its log (and the traceback of a failure) goes to ``job.log``:
+    snakehep's messages and other libraries' warnings, everything with ``verbose``
+    (``snakehep -v job ...``)."""
     if rule not in RULES:
         raise SnakehepError(f"no rule {rule!r} (rules: {', '.join(RULES)})")
-    with rule_logging(job.log):
+    with rule_logging(job.log, verbose=verbose):
         RULES[rule](job)
 
 
