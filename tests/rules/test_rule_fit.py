@@ -1,15 +1,18 @@
 """Rule fit: with only a normfactor the best fit is analytic, mu_hat = (n - b) / s; with a
-nuisance parameter, the fit and each impact of the ranking equal pyhf's own (conditional) fits."""
+nuisance parameter, the fit and each impact of the ranking equal pyhf's own (conditional) fits;
+``snakehep fit`` and ``snakehep ranking`` give the rule's numbers exactly."""
 
 from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pyhf
 import pytest
 from conftest import run_rule
+from snakehep import cli
 
 SIGNAL, BACKGROUND = [20.0, 10.0], [100.0, 30.0]
 
@@ -92,3 +95,39 @@ def test_fit_and_ranking_equal_pyhf_fits(tmp_path):
         assert impact[f"impact_{key}"] == pytest.approx(
             mu_with_theta_fixed(float(best[theta]) + shift) - mu_hat, abs=1e-3), key
     assert impact["impact_prefit_up"] < 0 < impact["impact_prefit_down"]  # more background, less signal
+
+
+DEMO_WORKSPACE = Path(__file__).parents[1] / "data" / "inference" / "demo_tiny_zprime_3000.json"
+
+
+@pytest.mark.parametrize("case", ["demo", "downward fluctuation"])
+def test_the_fit_command_gives_the_fit_of_the_rule(tmp_path, capsys, case):
+    """``snakehep fit`` / ``ranking`` / ``fit --asimov`` and the rule's job fit a workspace with
+    one function: the same numbers, to the last bit. Both cases fit a negative signal strength,
+    which ``--keep-poi-bounds`` (the workspace's bounds, mu >= 0) does not allow."""
+    if case == "demo":
+        spec = json.loads(DEMO_WORKSPACE.read_text())
+    else:
+        normsys = {"name": "xsec_dy", "type": "normsys", "data": {"hi": 1.1, "lo": 0.9}}
+        spec = workspace([b - 0.5 * s for b, s in zip(BACKGROUND, SIGNAL)], [normsys])
+    rule, rule_ranking = run_fit(tmp_path, spec)
+
+    def command(*arguments: str) -> dict:
+        output = tmp_path / "command.json"
+        assert cli.main([*arguments, str(tmp_path / "ws.json"), "-o", str(output)]) == 0, capsys.readouterr().err
+        return json.loads(output.read_text())
+
+    fitted = command("fit")
+    assert fitted["poi"] == rule["poi"]
+    values = {p["name"]: p["value"] for p in fitted["parameters"]}
+    assert values == {p["name"]: p["value"] for p in rule["parameters"]}
+    assert fitted["twice_nll"] == rule["twice_nll"]
+    assert values[rule["poi"]] < 0
+    assert fitted == {key: value for key, value in rule.items() if key != "asimov_fit"}
+    assert command("ranking") == {"ranking": rule_ranking}
+    asimov = command("fit", "--asimov")
+    assert {key: asimov[key] for key in ("twice_nll", "parameters")} == rule["asimov_fit"]
+
+    bounded = command("fit", "--keep-poi-bounds")
+    bounded_poi = next(p["value"] for p in bounded["parameters"] if p["name"] == rule["poi"])
+    assert bounded_poi == pytest.approx(0.0, abs=1e-6) and bounded["twice_nll"] > rule["twice_nll"]

@@ -120,19 +120,27 @@ def cmd_plot_distributions(args: argparse.Namespace) -> None:
 
 
 def cmd_fit(args: argparse.Namespace) -> None:
-    from snakehep import inference
+    from snakehep import stages
 
-    spec = _read_json(args.workspace)
-    summary = inference.fit_workspace(spec, asimov=args.asimov, source=args.workspace, measurement=args.measurement)
+    summary, _ = stages.fit_workspace(_read_json(args.workspace), source=args.workspace, asimov=args.asimov,
+                                      measurement=args.measurement, keep_poi_bounds=args.keep_poi_bounds)
     _emit_json(summary.to_dict(), args.output)
 
 
 def cmd_ranking(args: argparse.Namespace) -> None:
-    from snakehep import inference
+    from snakehep import stages
 
-    spec = _read_json(args.workspace)
-    ranking = inference.rank_nuisance_parameters(spec, source=args.workspace, measurement=args.measurement)
+    _, ranking = stages.fit_workspace(_read_json(args.workspace), source=args.workspace, rank=True,
+                                      measurement=args.measurement, keep_poi_bounds=args.keep_poi_bounds)
     _emit_json({"ranking": [impact.to_dict() for impact in ranking]}, args.output)
+
+
+def _add_fit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--measurement", metavar="NAME", help="measurement of the workspace (default: the first)")
+    parser.add_argument("--keep-poi-bounds", action="store_true",
+                        help="fit with the workspace's bounds on the POI (pyhf's default: [0, 10]); by default, "
+                             "as in the workflow's fit, the POI may go below zero as far as every bin keeps half "
+                             "of its background")
 
 
 def _json_object(text: str, option: str, example: str) -> dict:
@@ -266,12 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit = add("fit", cmd_fit, "maximum-likelihood fit of a pyhf workspace (pulls, yields)")
     fit.add_argument("workspace", help="pyhf workspace JSON")
     fit.add_argument("--asimov", action="store_true", help="fit the pre-fit Asimov data set")
-    fit.add_argument("--measurement", metavar="NAME", help="measurement of the workspace (default: the first)")
+    _add_fit_options(fit)
     fit.add_argument("-o", "--output", help="write the JSON here instead of stdout")
 
     ranking = add("ranking", cmd_ranking, "impact of each nuisance parameter on the POI")
     ranking.add_argument("workspace", help="pyhf workspace JSON")
-    ranking.add_argument("--measurement", metavar="NAME", help="measurement of the workspace (default: the first)")
+    _add_fit_options(ranking)
     ranking.add_argument("-o", "--output", help="write the JSON here instead of stdout")
 
     hypotest = add("hypotest", cmd_hypotest, "CLs at one signal strength (asymptotic formulae)")

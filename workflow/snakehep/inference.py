@@ -1029,17 +1029,53 @@ def _summary(state: _FitState, *, asimov: bool, source: str) -> FitSummary:
                       {"prefit": prefit, "postfit": postfit})
 
 
+def _allow_negative_poi(loaded: _Loaded, spec: dict) -> None:
+    """Let the POI go below zero, as far as every bin keeps at least half of its nominal
+    background (a negative prediction has no likelihood); its upper bound stays.
+
+    The limits need mu >= 0 (the q~mu test statistic), but pulls, post-fit yields and impacts
+    from a fit stuck at the mu = 0 boundary would say nothing: a downward fluctuation has to be
+    allowed to show as a negative signal strength.
+    """
+    lk = loaded.likelihood
+    lk.bounds[lk.poi_index, 0] = _lowest_signal_strength(spec, lk.poi_name)
+
+
+def _lowest_signal_strength(spec: dict, poi: str) -> float:
+    lowest = -np.inf
+    for channel in spec["channels"]:
+        signal = np.zeros(len(channel["samples"][0]["data"]))
+        background = np.zeros_like(signal)
+        for sample in channel["samples"]:
+            scaled = any(m["name"] == poi for m in sample["modifiers"])
+            (signal if scaled else background)[:] += sample["data"]
+        with_signal = signal > 0
+        if with_signal.any():
+            lowest = max(lowest, float(np.max(-0.5 * background[with_signal] / signal[with_signal])))
+    return min(lowest, 0.0) if np.isfinite(lowest) else 0.0
+
+
+def _load_for_fit(spec: dict, source: str, measurement: str | None, poi_may_be_negative: bool) -> _Loaded:
+    loaded = _load(spec, source, measurement=measurement)
+    if poi_may_be_negative:
+        _allow_negative_poi(loaded, spec)
+    return loaded
+
+
 @_blas_single_threaded
 def fit_workspace(
-    spec: dict, *, asimov: bool = False, source: str = "<workspace>", measurement: str | None = None
+    spec: dict, *, asimov: bool = False, source: str = "<workspace>", measurement: str | None = None,
+    poi_may_be_negative: bool = False,
 ) -> FitSummary:
     """Unconditional maximum-likelihood fit with uncertainties, correlations and yields.
 
     With ``asimov=True`` the fit is to the pre-fit Asimov data set at POI = ``ASIMOV_FIT_POI``
     (1.0) and all other parameters at their initial values (auxiliary data included): a
     data-blind "expected sensitivity" fit.  Errors come from the inverse Hessian of the NLL.
+    ``poi_may_be_negative``: the POI's lower bound is lowered below zero (see
+    :func:`_allow_negative_poi`), else it is the workspace's (pyhf's default: 0).
     """
-    loaded = _load(spec, source, measurement=measurement)
+    loaded = _load_for_fit(spec, source, measurement, poi_may_be_negative)
     return _summary(_fit_with_errors(loaded, asimov=asimov, source=source), asimov=asimov, source=source)
 
 
@@ -1078,7 +1114,8 @@ def _impacts(state: _FitState) -> list[NuisanceImpact]:
 
 @_blas_single_threaded
 def rank_nuisance_parameters(
-    spec: dict, *, source: str = "<workspace>", measurement: str | None = None
+    spec: dict, *, source: str = "<workspace>", measurement: str | None = None,
+    poi_may_be_negative: bool = False,
 ) -> list[NuisanceImpact]:
     """Impact of each free constrained nuisance parameter on the POI.
 
@@ -1088,14 +1125,16 @@ def rank_nuisance_parameters(
     ``pull = (value - prefit_value) / prefit_error``, ``pull_error = error / prefit_error``.
     Sorted by the larger absolute post-fit impact, descending.
     """
-    return fit_and_rank(spec, source=source, measurement=measurement)[1]
+    return fit_and_rank(spec, source=source, measurement=measurement, poi_may_be_negative=poi_may_be_negative)[1]
 
 
 @_blas_single_threaded
 def fit_and_rank(
-    spec: dict, *, source: str = "<workspace>", measurement: str | None = None
+    spec: dict, *, asimov: bool = False, source: str = "<workspace>", measurement: str | None = None,
+    poi_may_be_negative: bool = False,
 ) -> tuple[FitSummary, list[NuisanceImpact]]:
-    """:func:`fit_workspace` and :func:`rank_nuisance_parameters` from one fit and one Hessian."""
-    loaded = _load(spec, source, measurement=measurement)
-    state = _fit_with_errors(loaded, asimov=False, source=source)
-    return _summary(state, asimov=False, source=source), _impacts(state)
+    """:func:`fit_workspace` and :func:`rank_nuisance_parameters` from one fit and one Hessian
+    (``asimov``: of the Asimov data set, as :func:`fit_workspace`)."""
+    loaded = _load_for_fit(spec, source, measurement, poi_may_be_negative)
+    state = _fit_with_errors(loaded, asimov=asimov, source=source)
+    return _summary(state, asimov=asimov, source=source), _impacts(state)

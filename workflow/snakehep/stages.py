@@ -8,7 +8,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from snakehep.io import write_json_atomic
 from snakehep.partials import Partial, merge_files
 from snakehep.processing import compile_analysis, process_file
 from snakehep.samples import Sample, load_samples
+
+if TYPE_CHECKING:
+    from snakehep.inference import FitSummary, NuisanceImpact
 
 log = logging.getLogger(__name__)
 
@@ -255,58 +258,46 @@ def limit_summary(limit_paths: Sequence[PathLike], *, output: PathLike) -> None:
     })
 
 
+def fit_workspace(
+    spec: dict,
+    *,
+    source: str,
+    measurement: str | None = None,
+    asimov: bool = False,
+    rank: bool = False,
+    keep_poi_bounds: bool = False,
+) -> tuple[FitSummary, list[NuisanceImpact] | None]:
+    """The maximum-likelihood fit of ``snakehep fit`` and ``snakehep ranking`` and of the
+    workflow's fit jobs: one function, so one fit of a workspace whichever runs it.
+
+    The POI may go below zero (as far as every bin keeps half of its background), so that a
+    downward fluctuation shows in pulls, post-fit yields and impacts as a negative signal
+    strength instead of a fit stuck at mu = 0; ``keep_poi_bounds``: the workspace's bounds
+    (pyhf's default [0, 10]). The limits keep theirs (q~mu needs mu >= 0). ``rank``: also the
+    impacts of the nuisance parameters, from the same fit; else None.
+    """
+    from snakehep import inference
+
+    options = {"asimov": asimov, "source": source, "measurement": measurement,
+               "poi_may_be_negative": not keep_poi_bounds}
+    if rank:
+        return inference.fit_and_rank(spec, **options)
+    return inference.fit_workspace(spec, **options), None
+
+
 def fit(
     *, workspace: PathLike, fit_output: PathLike, ranking_output: PathLike
 ) -> None:
-    """Maximum-likelihood fit of one mass point (pulls, post-fit yields) and the ranking of the
-    nuisance parameters by their impact on the signal strength."""
-    from snakehep import inference
-
-    spec = _poi_may_be_negative(_read_json(workspace))
-    summary, ranking = inference.fit_and_rank(spec, source=str(workspace))
-    asimov = inference.fit_workspace(spec, asimov=True, source=str(workspace)).to_dict()
+    """Maximum-likelihood fit of one mass point (pulls, post-fit yields), the ranking of the
+    nuisance parameters by their impact on the signal strength, and the fit to the Asimov data
+    (:func:`fit_workspace`, as ``snakehep fit``, ``snakehep ranking`` and ``snakehep fit --asimov``)."""
+    spec, source = _read_json(workspace), str(workspace)
+    summary, ranking = fit_workspace(spec, source=source, rank=True)
+    asimov = fit_workspace(spec, source=source, asimov=True)[0].to_dict()
     result = summary.to_dict()
     result["asimov_fit"] = {key: asimov[key] for key in ("twice_nll", "parameters")}
     write_json_atomic(fit_output, result)
     write_json_atomic(ranking_output, [impact.to_dict() for impact in ranking])
-
-
-def _poi_may_be_negative(spec: dict) -> dict:
-    """A copy of the workspace whose POI may go below zero, as far as every bin keeps at least
-    half of its nominal background (a negative prediction has no likelihood).
-
-    The limits need mu >= 0 (the q~mu test statistic), but pulls, post-fit yields and impacts
-    from a fit stuck at the mu = 0 boundary would say nothing: a downward fluctuation has to be
-    allowed to show as a negative signal strength.
-    """
-    import copy
-
-    spec = copy.deepcopy(spec)
-    for measurement in spec["measurements"]:
-        config = measurement["config"]
-        poi = config["poi"]
-        parameters = config.setdefault("parameters", [])
-        entry = next((p for p in parameters if p["name"] == poi), None)
-        if entry is None:
-            entry = {"name": poi, "bounds": [[0.0, 10.0]]}
-            parameters.append(entry)
-        upper = entry.get("bounds", [[0.0, 10.0]])[0][1]
-        entry["bounds"] = [[_lowest_signal_strength(spec, poi), upper]]
-    return spec
-
-
-def _lowest_signal_strength(spec: dict, poi: str) -> float:
-    lowest = -np.inf
-    for channel in spec["channels"]:
-        signal = np.zeros(len(channel["samples"][0]["data"]))
-        background = np.zeros_like(signal)
-        for sample in channel["samples"]:
-            scaled = any(m["name"] == poi for m in sample["modifiers"])
-            (signal if scaled else background)[:] += sample["data"]
-        with_signal = signal > 0
-        if with_signal.any():
-            lowest = max(lowest, float(np.max(-0.5 * background[with_signal] / signal[with_signal])))
-    return min(lowest, 0.0) if np.isfinite(lowest) else 0.0
 
 
 def plot_limits(
