@@ -44,7 +44,7 @@ def cmd_demo_data(args: argparse.Namespace) -> None:
     from snakehep import demo
 
     analysis = config_module.load_config(args.config)
-    demo.generate_demo_inputs(analysis, samples=args.sample or None, overwrite=args.overwrite)
+    demo.generate_demo_inputs(analysis, samples=args.sample or None, overwrite=args.overwrite, show_progress=True)
 
 
 def _analysis(args: argparse.Namespace) -> dict:
@@ -64,7 +64,7 @@ def cmd_select(args: argparse.Namespace) -> None:
         raise ConfigError(f"unknown sample {args.sample!r} (known: {', '.join(samples)})")
     sample = samples[args.sample]
     stages.select_group(analysis, sample=sample, inputs=args.input or list(sample.inputs),
-                        output=args.output)
+                        output=args.output, show_progress=True)
 
 
 def cmd_merge_partials(args: argparse.Namespace) -> None:

@@ -39,6 +39,7 @@ import awkward as ak
 import numpy as np
 import uproot
 
+from snakehep import progress
 from snakehep.demo_config import demo_settings
 from snakehep.demo_config import sample_entry as _sample
 from snakehep.demo_config import sample_kind as _kind
@@ -782,16 +783,21 @@ def emulate_data_efficiencies(analysis: Mapping, events: ak.Array,
     return events
 
 
-def _mc_chunks(analysis: Mapping, sample: str, part: int) -> Iterator[ak.Array]:
+def _mc_chunks(analysis: Mapping, sample: str, part: int) -> tuple[int, Iterator[ak.Array]]:
+    """The number of events of the file, and its chunks of events."""
     demo = _demo_settings(analysis)
     total = int(demo["events_per_file"])
-    for k, (start, size) in enumerate(_chunks(total)):
-        rng = _rng(demo["seed"], sample, part, k + 1)
-        events = _simulate_sample(analysis, sample, size, rng, is_data=False)
-        event = np.arange(start, start + size, dtype=np.uint64) + np.uint64(part * total + 1)
-        events["event"] = event
-        events["luminosityBlock"] = (1 + (event - 1) // 1000).astype(np.uint32)
-        yield events
+
+    def chunks() -> Iterator[ak.Array]:
+        for k, (start, size) in enumerate(_chunks(total)):
+            rng = _rng(demo["seed"], sample, part, k + 1)
+            events = _simulate_sample(analysis, sample, size, rng, is_data=False)
+            event = np.arange(start, start + size, dtype=np.uint64) + np.uint64(part * total + 1)
+            events["event"] = event
+            events["luminosityBlock"] = (1 + (event - 1) // 1000).astype(np.uint32)
+            yield events
+
+    return total, chunks()
 
 
 def _data_components(analysis: Mapping, sample: str) -> list[tuple[str, float]]:
@@ -822,7 +828,8 @@ def _data_event_ids(index: np.ndarray, part: int) -> dict[str, np.ndarray]:
     return {"run": run, "luminosityBlock": lumi, "event": event}
 
 
-def _data_chunks(analysis: Mapping, sample: str, part: int) -> Iterator[ak.Array]:
+def _data_chunks(analysis: Mapping, sample: str, part: int) -> tuple[int, Iterator[ak.Array]]:
+    """The number of events of the file (drawn here), and its chunks of events."""
     demo = _demo_settings(analysis)
     components = _data_components(analysis, sample)
     rng = _rng(demo["seed"], sample, part, 0)
@@ -830,36 +837,48 @@ def _data_chunks(analysis: Mapping, sample: str, part: int) -> Iterator[ak.Array
     labels = rng.permutation(np.repeat(np.arange(len(components)), counts))
     log.info("%s part %d: %s", sample, part,
              ", ".join(f"{name}={count}" for (name, _), count in zip(components, counts)))
-    for k, (start, size) in enumerate(_chunks(len(labels))):
-        chunk_rng = _rng(demo["seed"], sample, part, k + 1)
-        chunk_labels = labels[start : start + size]
-        pieces = [
-            _simulate_sample(analysis, name, int(np.sum(chunk_labels == i)), chunk_rng, is_data=True)
-            for i, (name, _) in enumerate(components)
-        ]
-        ordered = ak.concatenate(pieces)  # grouped by label; put back in shuffled order
-        position = np.argsort(chunk_labels, kind="stable")
-        events = ordered[np.argsort(position)]
-        # own stream: the simulation above does not depend on whether scale factors are set
-        sf_rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
-            [demo["seed"], zlib.crc32(sample.encode("utf-8")), part, k + 1, 1])))
-        events = emulate_data_efficiencies(analysis, events, sf_rng)
-        for field, values in _data_event_ids(np.arange(start, start + size), part).items():
-            events[field] = values
-        yield events
-    if len(labels) == 0:
-        yield simulate_process("dy", 0, rng, is_data=True)
+
+    def chunks() -> Iterator[ak.Array]:
+        for k, (start, size) in enumerate(_chunks(len(labels))):
+            chunk_rng = _rng(demo["seed"], sample, part, k + 1)
+            chunk_labels = labels[start : start + size]
+            pieces = [
+                _simulate_sample(analysis, name, int(np.sum(chunk_labels == i)), chunk_rng, is_data=True)
+                for i, (name, _) in enumerate(components)
+            ]
+            ordered = ak.concatenate(pieces)  # grouped by label; put back in shuffled order
+            position = np.argsort(chunk_labels, kind="stable")
+            events = ordered[np.argsort(position)]
+            # own stream: the simulation above does not depend on whether scale factors are set
+            sf_rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+                [demo["seed"], zlib.crc32(sample.encode("utf-8")), part, k + 1, 1])))
+            events = emulate_data_efficiencies(analysis, events, sf_rng)
+            for field, values in _data_event_ids(np.arange(start, start + size), part).items():
+                events[field] = values
+            yield events
+        if len(labels) == 0:
+            yield simulate_process("dy", 0, rng, is_data=True)
+
+    return len(labels), chunks()
 
 
-def generate_sample_part(analysis: dict, *, sample: str, part: int, output: str | os.PathLike) -> None:
-    """Write the ``part``-th (0-based) input file of ``sample`` to ``output``."""
+def generate_sample_part(
+    analysis: dict, *, sample: str, part: int, output: str | os.PathLike, show_progress: bool = False
+) -> None:
+    """Write the ``part``-th (0-based) input file of ``sample`` to ``output`` (``show_progress``:
+    events written, on a terminal)."""
     demo = _demo_settings(analysis)
     kind = _kind(analysis, sample)
-    chunks = _data_chunks(analysis, sample, part) if kind == "data" else _mc_chunks(analysis, sample, part)
-    with atomic_path(output) as temporary, _open_output(temporary, demo.get("compression", "ZLIB:4")) as file:
+    total, chunks = (_data_chunks if kind == "data" else _mc_chunks)(analysis, sample, part)
+    with (
+        atomic_path(output) as temporary,
+        _open_output(temporary, demo.get("compression", "ZLIB:4")) as file,
+        progress.events(total, f"{sample} part {part}", show=show_progress) as bar,
+    ):
         writer = NanoWriter(file)
         for events in chunks:
             writer.extend(events)
+            bar.update(len(events))
         if kind != "data":
             writer.write_runs()
     log.info("wrote %s (%s part %d, %d events)", output, sample, part, writer.n_events)
@@ -870,9 +889,10 @@ def _is_demo_path(path: str) -> bool:
 
 
 def generate_demo_inputs(
-    analysis: dict, *, samples: list[str] | None = None, overwrite: bool = False
+    analysis: dict, *, samples: list[str] | None = None, overwrite: bool = False, show_progress: bool = False
 ) -> list[pathlib.Path]:
-    """Write every input under ``resources/demo/`` of the selected samples (default: all)."""
+    """Write every input under ``resources/demo/`` of the selected samples (default: all);
+    ``show_progress``: each file's events written, on a terminal."""
     _demo_settings(analysis)
     names = list(analysis.get("samples") or {}) if samples is None else list(samples)
     written: list[pathlib.Path] = []
@@ -884,6 +904,6 @@ def generate_demo_inputs(
             if target.exists() and not overwrite:
                 log.info("keeping existing %s", target)
                 continue
-            generate_sample_part(analysis, sample=name, part=part, output=target)
+            generate_sample_part(analysis, sample=name, part=part, output=target, show_progress=show_progress)
             written.append(target)
     return written

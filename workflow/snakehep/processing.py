@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ import awkward as ak
 import numpy as np
 import uproot
 
+from snakehep import progress
 from snakehep.errors import ExpressionError, InputFileError, SnakehepError, UnreadableFileError
 from snakehep.fetch import open_input
 from snakehep.histograms import (
@@ -128,9 +130,11 @@ def process_file(
     *,
     step_size: int | None = None,
     kernel: Kernel | None = None,
+    show_progress: bool = False,
 ) -> FileResult:
     """Select, weight and histogram every event of one file, chunk by chunk (``kernel``: the
-    analysis's, numpy unless ``selection.kernel`` says otherwise)."""
+    analysis's, numpy unless ``selection.kernel`` says otherwise; ``show_progress``: events
+    done of the file's, on a terminal)."""
     tree, runs = _open_events(path, sample)
     plan = _plan(analysis, sample, path, tree)
     is_simulation = not sample.is_data
@@ -140,17 +144,20 @@ def process_file(
     sum_genweights = 0.0
     n_events = 0
     kernel = kernel or analysis.kernel
-    for chunk in _read_chunks(tree, plan, step_size or analysis.step_size, sample, path):
-        if is_simulation:
-            _check_generator_weights(chunk, sample, path, first_entry=n_events)
-        n_events += len(chunk)
-        try:
-            weight = _process_chunk(analysis, kernel, chunk, plan, filler, cutflow, is_simulation)
-        except ExpressionError as err:
-            raise ExpressionError(f"{err} (sample {sample.name}, file {path})") from None
-        if is_simulation:
-            sum_genweights = sequential_sum(sum_genweights, weight)
-        del chunk, weight  # before the next read: one chunk in memory at a time, not two
+    total = getattr(tree, "num_entries", None)
+    with progress.events(total, f"{sample.name} {os.path.basename(path)}", show=show_progress) as bar:
+        for chunk in _read_chunks(tree, plan, step_size or analysis.step_size, sample, path):
+            if is_simulation:
+                _check_generator_weights(chunk, sample, path, first_entry=n_events)
+            n_events += len(chunk)
+            try:
+                weight = _process_chunk(analysis, kernel, chunk, plan, filler, cutflow, is_simulation)
+            except ExpressionError as err:
+                raise ExpressionError(f"{err} (sample {sample.name}, file {path})") from None
+            if is_simulation:
+                sum_genweights = sequential_sum(sum_genweights, weight)
+            bar.update(len(chunk))
+            del chunk, weight  # before the next read: one chunk in memory at a time, not two
     if is_simulation and runs is not None:
         sum_genweights = _reading(sample, path, lambda: _sum_genweights(runs, path))
     log.info("%s: %d events, %s", path, n_events, dict(zip(cutflow.names, cutflow.raw.tolist())))

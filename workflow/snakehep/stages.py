@@ -33,13 +33,15 @@ def select_group(
     sample: Sample,
     inputs: Sequence[PathLike],
     output: PathLike,
+    show_progress: bool = False,
 ) -> None:
     """One selection job: select and histogram a group of input files, one after the other.
 
     ``analysis`` needs only the sections the selection reads (selection, histograms, scale
     factors, variations); ``sample`` comes with its grid settings, ``inputs`` are its resolved
     files for this job. Each file's result is added exactly to the job's partial result
-    (:mod:`snakehep.partials`), so the grouping does not change any number.
+    (:mod:`snakehep.partials`), so the grouping does not change any number. ``show_progress``:
+    each file's events done, on a terminal (``snakehep select``; never in a rule's job).
     """
     if not inputs:
         raise InputFileError(f"sample {sample.name}: a selection job was given no input file")
@@ -48,7 +50,7 @@ def select_group(
     partial = Partial(sample.name, list(compiled.selection.step_names))
     for path in inputs:
         try:
-            result = process_file(compiled, sample, str(path))
+            result = process_file(compiled, sample, str(path), show_progress=show_progress)
         except UnreadableFileError as err:
             if not skip_bad_files:
                 raise UnreadableFileError(
