@@ -102,6 +102,22 @@ def test_skip_bad_files_still_stops_on_a_missing_branch(inputs, tmp_path, capsys
     assert "(named in selection.objects.muons.where)" in outcome.error
 
 
+@pytest.mark.parametrize("jets_where", [None, "min_delta_r(Jet, muons) > 0.4"], ids=["shipped", "dR only"])
+def test_a_file_without_a_collection_names_its_branches(inputs, tmp_path, capsys, kernel, jets_where):
+    """The jets are selected from Jet with min_delta_r(Jet, muons): on a file without jets the
+    message names Jet's branches, not Jet_Jet (the collection's own name taken for a field)."""
+    lacking = rewritten(inputs["good"], tmp_path / "no_jets.root", Jet=None)
+    config = small_config(inputs["config"], inputs["good"].parent, kernel=kernel)
+    if jets_where is not None:
+        config["selection"]["objects"]["jets"]["where"] = jets_where
+    outcome = select(capsys, write_config(tmp_path / "config.yaml", config), lacking, output=tmp_path / "x.npz")
+    assert outcome.code == 2 and not (tmp_path / "x.npz").exists()
+    jet_id = "Jet_jetId, " if jets_where is None else ""
+    assert (f"sample ttbar: {lacking} lacks branch(es) Jet_btagDeepFlavB, Jet_eta, {jet_id}Jet_mass, Jet_phi, "
+            "Jet_pt needed by the selection") in outcome.error
+    assert "Jet_Jet" not in outcome.error and "selection.objects.jets.collection" in outcome.error
+
+
 def test_branch_of_an_unexpected_type_is_named(inputs, tmp_path, capsys):
     met = np.ones((400, 2), dtype=np.float64)  # a fixed-size array per event, not a number
     odd = rewritten(inputs["good"], tmp_path / "odd.root", MET_pt=met)

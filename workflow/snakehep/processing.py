@@ -41,7 +41,7 @@ from snakehep.selection import (
     select,
     select_with_cutflow,
 )
-from snakehep.semantics import Kernel
+from snakehep.semantics import FOUR_MOMENTUM, Kernel
 from snakehep.variations import (
     DIRECTIONS,
     NOMINAL,
@@ -260,9 +260,12 @@ def _unresolved_names(
     """Names no definition, collection or branch provides (absent branches, or typos).
 
     Inside object selections and scale-factor variables the collection's fields are names too:
-    a missing one is reported as the branch the file lacks (``Muon_highPtId``). A hook may
-    define anything, so with a hook nothing is reported here. Scale factors are checked only
-    for simulation (``weighted``): data is not weighted.
+    a missing one is reported as the branch the file lacks (``Muon_highPtId``). A collection
+    the objects are selected from, when the file has none of its branches, is reported as the
+    branches of its four-momentum (``Jet_pt``, ...), wherever it is named (``Jet`` in
+    ``min_delta_r(Jet, muons)``) or selected from. A hook may define anything, so with a hook
+    nothing is reported here. Scale factors are checked only for simulation (``weighted``):
+    data is not weighted.
     """
     selection = analysis.selection
     if selection.hook is not None:
@@ -270,6 +273,19 @@ def _unresolved_names(
     known = set(selection.parameters) | set(selection.objects) | set(selection.quantities)
     known |= set(plan.collections) | available
     unresolved: dict[str, set[str]] = {}
+    collections = {root_collection(selection, o.collection) for o in selection.objects.values()}
+
+    def lacking(name: str, where: str, collection: str | None = None) -> None:
+        if name in collections:  # a collection none of whose branches the file has
+            branches = [f"{name}_{field}" for field in FOUR_MOMENTUM]
+        else:
+            branches = [name if collection is None else f"{collection}_{name}"]
+        for branch in branches:
+            unresolved.setdefault(branch, set()).add(where)
+
+    for name, definition in selection.objects.items():
+        if definition.collection not in known:  # not an object either: a collection
+            lacking(definition.collection, f"selection.objects.{name}.collection")
     object_context = [
         (o.collection, o.where) for o in selection.objects.values() if o.where is not None
     ]
@@ -279,12 +295,12 @@ def _unresolved_names(
         collection = root_collection(selection, objects)
         fields = {b[len(collection) + 1 :] for b in available if b.startswith(f"{collection}_")}
         for name in expression.names - known - fields:
-            unresolved.setdefault(f"{collection}_{name}", set()).add(expression.where)
+            lacking(name, expression.where, collection)
     others = [*selection.quantities.values(), *(e for _, e in selection.cuts)]
     others += [*selection.regions.values(), *(o.expression for o in analysis.observables.values())]
     for expression in others:
         for name in expression.names - known:
-            unresolved.setdefault(name, set()).add(expression.where)
+            lacking(name, expression.where)
     return unresolved
 
 
