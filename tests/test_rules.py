@@ -1,4 +1,4 @@
-"""The rules' scripts read nothing of the config but their params (so that snakemake's params
+"""The rules' jobs read nothing of the config but their params (so that snakemake's params
 rerun trigger sees every value a job depends on), and jobs resolve no sample inputs."""
 
 from __future__ import annotations

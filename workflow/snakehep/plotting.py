@@ -2,7 +2,7 @@
 
 Every plot function takes an output path, writes the file atomically and returns the open
 :class:`~matplotlib.figure.Figure`. Closing it is the caller's job (``plt.close(fig)``); a
-workflow script that only writes files should close each figure after the call.
+workflow's job that only writes files should close each figure after the call.
 
 Output format: the suffix of ``output`` decides (``.png``, ``.pdf`` or ``.svg``). PNGs are
 written at :data:`DPI`. When ``output`` is a PDF, a PNG with the same stem is written beside it

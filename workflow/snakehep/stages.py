@@ -1,5 +1,5 @@
 """Workflow stages as plain functions: each reads its inputs, calls the core and writes its outputs
-atomically. Rule scripts and the ``snakehep`` command line both call these."""
+atomically. The rules' jobs (:mod:`snakehep.jobs`) and the ``snakehep`` command line both call these."""
 
 from __future__ import annotations
 
