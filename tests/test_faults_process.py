@@ -94,11 +94,13 @@ def test_select_killed_while_writing_leaves_no_partial_result(analysis, referenc
     assert Partial.read(output).raw == Partial.read(reference / "g.npz").raw
 
 
-def test_select_terminated_while_writing_removes_its_temporary(analysis, reference, tmp_path):
-    """SIGTERM (what scancel and a stopping snakemake send) unwinds: the temporary is removed."""
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_select_terminated_while_writing_removes_its_temporary(analysis, reference, tmp_path, signum):
+    """SIGTERM (what scancel and a stopping snakemake send) and SIGINT (Ctrl-C) unwind: the
+    temporary is removed, also when the signal comes the moment it was made."""
     output = tmp_path / "group0.npz"
     arguments = ["select", "--config", analysis, "--sample", "ttbar", "-o", output]
-    assert any(signal_while_writing(tmp_path, *arguments, outputs=(output,), signum=signal.SIGTERM)
+    assert any(signal_while_writing(tmp_path, *arguments, outputs=(output,), signum=signum)
                for _ in range(3))
     assert temporaries(tmp_path) == []
     assert finished(*arguments).returncode == 0

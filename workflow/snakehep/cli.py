@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from snakehep import io
 from snakehep.errors import SnakehepError
 from snakehep.rulelog import command_logging
 
@@ -309,14 +310,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stop_on_sigterm(signum: int, _frame: object) -> None:
-    # scancel and a stopping snakemake send SIGTERM: unwind as an exit (not the default instant
-    # death) so that every atomic write in progress removes its temporary file.
+def _stop_on_signal(signum: int, _frame: object) -> None:
+    # Ctrl-C, scancel and a stopping snakemake (SIGINT, SIGTERM): remove the temporaries of the
+    # writes in progress, then unwind (not the default instant death for SIGTERM).
+    io.remove_temporaries_in_progress()
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise SystemExit(128 + signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop_on_signal)
     args = build_parser().parse_args(argv)
     try:
         with command_logging(verbose=args.verbose):
