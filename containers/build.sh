@@ -79,7 +79,9 @@ download_wheels() {
     stamp=$(cat "${lists[@]}" | sha256sum | cut -d' ' -f1)
     [[ -f $WHEELS/.lists-$stamp ]] && return
     mkdir -p "$WHEELS"
-    python3 -m pip wheel --quiet --wheel-dir "$WHEELS" -c "$ROOT/constraints.txt" \
+    # --use-pep517: sdists without a pyproject.toml (connection_pool) are built in an isolated
+    # environment; pip older than 23.1 (Debian 12's) otherwise needs `wheel` installed beside it
+    python3 -m pip wheel --quiet --use-pep517 --wheel-dir "$WHEELS" -c "$ROOT/constraints.txt" \
         -r "$ROOT/containers/build-requirements.txt" \
         $(for step in "${STEPS[@]}"; do echo "-r $ROOT/containers/requirements/$step.txt"; done) >&2
     touch "$WHEELS/.lists-$stamp"

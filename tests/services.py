@@ -245,7 +245,7 @@ class XRootDServer:
         return f"root://127.0.0.1:{self.port}/{path}"
 
     def start(self) -> None:
-        system_programs.require("xrootd", "xrdfs", "socat", "unshare", "nsenter", "ip",
+        system_programs.require("xrootd", "xrdfs", "socat", "unshare", "nsenter", "ip", "hostname",
                                 root="xrootd runs as nobody in a network namespace of its own")
         self.directory.mkdir(parents=True, exist_ok=True)
         self.export.mkdir(exist_ok=True)
@@ -267,7 +267,10 @@ class XRootDServer:
             """))
         log_file = open(self.directory / "xrootd.log", "ab")  # noqa: SIM115
         self.processes.append(subprocess.Popen(
-            ["nsenter", f"--net={self.namespace}", "xrootd", "-R", "nobody", "-c", str(config)],
+            # its own host name "localhost" (a UTS namespace): xrootd stops when it cannot resolve
+            # the host name, which a machine's /etc/hosts need not list (a chroot's does not)
+            ["nsenter", f"--net={self.namespace}", "unshare", "--uts", "sh", "-c",
+             f"hostname localhost && exec xrootd -R nobody -c {config}"],
             stdout=log_file, stderr=subprocess.STDOUT,
         ))
         relay = self.directory / "relay.sh"  # socat's EXEC address cannot hold the colons itself

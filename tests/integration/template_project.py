@@ -110,8 +110,8 @@ OWN_VENV = "python3 -m venv .venv && . .venv/bin/activate && "
 
 def in_existing_environment(command: str) -> str:
     """A README command as run in an environment of one's own: without making .venv."""
-    assert command.startswith(OWN_VENV), command
-    return command.removeprefix(OWN_VENV)
+    assert command.count(OWN_VENV) == 1, command
+    return command.replace(OWN_VENV, "")
 
 
 @dataclass(frozen=True)
