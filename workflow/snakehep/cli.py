@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -329,6 +330,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SnakehepError as err:
         print(f"snakehep {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader of the output went away (`snakehep ... | head`): stop without a traceback,
+        # and without another one when Python flushes standard output at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
 
 
