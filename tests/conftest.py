@@ -95,9 +95,11 @@ def nanoaod_files() -> dict[str, Path]:
         with tarfile.open(archive) as tar:
             for member in tar.getmembers():
                 name = Path(member.name).name
-                if name in wanted and "/tests/samples/" in member.name:
+                if name in wanted and "/tests/samples/" in member.name and member.isfile():
                     member.name = name
-                    tar.extract(member, cache, filter="data")
+                    # the "data" filter where this Python has it (3.11.4 and later; Debian 12
+                    # has 3.11.2): the member is a plain file under its own base name anyway
+                    tar.extract(member, cache, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
         archive.unlink()
     return wanted
 

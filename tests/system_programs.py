@@ -17,6 +17,7 @@ LIST = Path(__file__).with_name("system-packages.txt")
 REQUIRED = "SNAKEHEP_REQUIRE_SERVICES"
 # The start of every reason given here: the terminal summary (conftest.py) gathers them by it.
 PREFIX = "needs "
+SBIN = "/usr/local/sbin:/usr/sbin:/sbin"
 
 
 @cache
@@ -38,6 +39,12 @@ def is_present(name: str) -> bool:
     return shutil.which(name) is not None
 
 
+def not_on_path(names: list[str]) -> list[str]:
+    """Those of ``names`` that are installed in an sbin directory that is not on PATH (Debian puts
+    the daemons there, and a user's PATH often lacks it)."""
+    return [name for name in names if shutil.which(name, path=SBIN) is not None]
+
+
 def install_command(names: list[str]) -> str:
     packages = sorted({package for name in names for package in debian_packages()[name]})
     sudo = "" if os.geteuid() == 0 else "sudo "
@@ -50,11 +57,16 @@ def require(*names: str, root: str | None = None) -> None:
     unknown = [name for name in names if name not in debian_packages()]
     if unknown:
         raise KeyError(f"{', '.join(unknown)}: not listed in {LIST}")
+    needs = [f"root ({root})"] if root is not None and os.geteuid() != 0 else []
     missing = [name for name in names if not is_present(name)]
-    if missing:
-        unavailable(f"{PREFIX}{', '.join(missing)}, not installed here: {install_command(missing)}")
-    if root is not None and os.geteuid() != 0:
-        unavailable(f"{PREFIX}root: {root}")
+    off_path = not_on_path(missing)
+    if off_path:
+        needs.append(f"{', '.join(off_path)} on PATH (installed in {SBIN})")
+    uninstalled = [name for name in missing if name not in off_path]
+    if uninstalled:
+        needs.append(f"{', '.join(uninstalled)}, not installed here: {install_command(uninstalled)}")
+    if needs:
+        unavailable(PREFIX + "; and ".join(needs))
 
 
 def unavailable(reason: str) -> None:

@@ -87,10 +87,11 @@ def test_without_the_programs_exactly_the_service_tests_are_skipped_naming_them(
             assert outcome == "passed", (test, message)
         else:
             assert outcome == "skipped", (test, outcome, message)
-            assert f"needs {program}" in message and f"apt-get install -y {HIDDEN[program]}" in message, message
+            assert re.search(rf"needs .*\b{program}\b.*, not installed here: (sudo )?apt-get install -y .*"
+                             rf"\b{HIDDEN[program]}\b", message), message
     assert re.search(r"=+ skipped: \d+ tests =+", summary)
     for program in HIDDEN:
-        assert f"needs {program}" in summary
+        assert re.search(rf"needs .*\b{program}\b", summary)
 
 
 def test_required_services_turn_the_skips_into_failures(hidden_path, tmp_path):
@@ -102,4 +103,5 @@ def test_required_services_turn_the_skips_into_failures(hidden_path, tmp_path):
             assert outcome == "passed", (test, message)
         else:
             assert outcome in ("error", "failure"), (test, outcome)
-            assert f"needs {program}" in message and "SNAKEHEP_REQUIRE_SERVICES=1" in message, message
+            assert re.search(rf"needs .*\b{program}\b", message), message
+            assert "SNAKEHEP_REQUIRE_SERVICES=1" in message, message
