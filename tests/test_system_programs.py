@@ -55,7 +55,8 @@ def outcomes(tmp_path: Path, path: str, **env: str) -> dict[str, tuple[str, str]
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-k", DESELECT,
          f"--junitxml={report}", *(str(TESTS / module) for module in MODULES)],
-        cwd=TESTS.parent, env={**environment, "PATH": path, **env}, capture_output=True, text=True,
+        cwd=TESTS.parent, env={**environment, "PATH": path, "SNAKEHEP_TEST_SBIN": "", **env},
+        capture_output=True, text=True,
         timeout=600,
     )
     found = {}
