@@ -62,7 +62,8 @@ def require(*names: str, root: str | None = None) -> None:
     missing = [name for name in names if not is_present(name)]
     off_path = not_on_path(missing)
     if off_path:
-        needs.append(f"{', '.join(off_path)} on PATH (installed in {SBIN})")
+        directories = sorted({str(Path(shutil.which(name, path=SBIN)).parent) for name in off_path})
+        needs.append(f"{', '.join(off_path)} on PATH (installed in {', '.join(directories)})")
     uninstalled = [name for name in missing if name not in off_path]
     if uninstalled:
         needs.append(f"{', '.join(uninstalled)}, not installed here: {install_command(uninstalled)}")
