@@ -113,7 +113,8 @@ def test_in_process_command_leaves_the_logging_levels_as_they_were(workspace_fil
 def test_a_reader_that_stops_early_gets_no_traceback(workspace_file):
     """`snakehep hypotest ws.json | head -1`: the closed pipe ends the command quietly."""
     path, _ = workspace_file
-    environment = {**os.environ, "PYTHONPATH": str(Path(cli.__file__).parents[1])}
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    environment["PYTHONPATH"] = str(Path(cli.__file__).parents[1])  # standard output buffered
     command = subprocess.Popen([sys.executable, "-m", "snakehep", "hypotest", str(path)], env=environment,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     command.stdout.close()  # the reader is gone before the answer is written

@@ -327,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with command_logging(verbose=args.verbose):
             args.function(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit (status 120)
     except SnakehepError as err:
         print(f"snakehep {args.command}: error: {err}", file=sys.stderr)
         return 2
