@@ -2,15 +2,26 @@
 # Run: snakemake --profile profiles/local
 
 
+# One file per rule, named as the rule; its code is workflow/snakehep/steps/RULE.py and its test
+# tests/rules/test_RULE.py (provenance_step.smk: the rules provenance_{step}, one per image).
 include: "workflow/rules/common.smk"
-include: "workflow/rules/demo.smk"
-include: "workflow/rules/fetch.smk"
+include: "workflow/rules/demo_sample.smk"
+include: "workflow/rules/rucio_download.smk"
 include: "workflow/rules/select.smk"
-include: "workflow/rules/histograms.smk"
-include: "workflow/rules/plots.smk"
-include: "workflow/rules/workspace.smk"
-include: "workflow/rules/limits.smk"
-include: "workflow/rules/provenance.smk"
+include: "workflow/rules/merge_partials.smk"
+include: "workflow/rules/merge_sample.smk"
+include: "workflow/rules/merge_samples.smk"
+include: "workflow/rules/cutflow_tables.smk"
+include: "workflow/rules/plot_distributions.smk"
+include: "workflow/rules/workspaces.smk"
+include: "workflow/rules/limit.smk"
+include: "workflow/rules/limit_summary.smk"
+include: "workflow/rules/brazil_plot.smk"
+include: "workflow/rules/fit.smk"
+include: "workflow/rules/fit_plots.smk"
+include: "workflow/rules/provenance_step.smk"
+include: "workflow/rules/input_checksums.smk"
+include: "workflow/rules/provenance_report.smk"
 
 
 rule all:

@@ -1,6 +1,6 @@
 """The snakehep benchmark analysis written the way a coffea user would write it.
 
-`run_coffea` does the same work as `snakehep.processing.process_file` on one simulated file:
+`run_coffea` does the same work as `snakehep.selection.processing.process_file` on one simulated file:
 NanoEvents (NanoAODSchema, virtual mode: only the branches that are touched are read) chunk by
 chunk, object selection, ordered cuts with `PackedSelection`, scale factors with `dense_lookup`
 and `Weights`, the muon-scale shape variation (selection rerun on shifted muons), and `hist.Hist`
@@ -193,9 +193,9 @@ def _close(a, b, rtol=1e-6) -> bool:
 
 def check(path: str, *, step_size: int | None = None) -> bool:
     sys.path.insert(0, str(REPO / "workflow"))
-    from snakehep.config import load_config
-    from snakehep.processing import compile_analysis, process_file
-    from snakehep.samples import Sample
+    from snakehep.analysis.config import load_config
+    from snakehep.analysis.samples import Sample
+    from snakehep.selection.processing import compile_analysis, process_file
 
     analysis = load_config(REPO / "config" / "config.yaml")
     compiled = compile_analysis(analysis)

@@ -72,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-    from snakehep.demo import generate_sample_part
+    from snakehep.demo.generator import generate_sample_part
 
     with tempfile.TemporaryDirectory(prefix="snakehep-dag-") as tmp:
         root = Path(tmp)

@@ -23,9 +23,8 @@ import time
 from pathlib import Path
 
 import yaml
-
-from snakehep import demo
-from snakehep.config import load_config, validate
+from snakehep.analysis.config import load_config, validate
+from snakehep.demo import generator as demo
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = "dy_m120to400"

@@ -22,11 +22,10 @@ import time
 from pathlib import Path
 
 import yaml
-
-from snakehep import demo
-from snakehep.config import load_config, validate
-from snakehep.processing import _plan, compile_analysis, process_file
-from snakehep.samples import load_samples
+from snakehep.analysis.config import load_config, validate
+from snakehep.analysis.samples import load_samples
+from snakehep.demo import generator as demo
+from snakehep.selection.processing import _plan, compile_analysis, process_file
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = "dy_m120to400"

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
-
 import services
 import system_programs
-from snakehep.config import validate
+import yaml
+from snakehep.analysis.config import validate
 
 REPO = Path(__file__).resolve().parents[1]
 COFFEA_SDIST = "coffea==2026.9.0"
@@ -191,8 +190,7 @@ def _add_rses(client, grid_dir: Path, xrootd: services.XRootDServer) -> None:
 
 def _upload_demo_files(client, directory: Path, demo_config: dict) -> dict[str, Path]:
     from rucio.client.uploadclient import UploadClient
-
-    from snakehep import demo
+    from snakehep.demo import generator as demo
 
     for scope in GRID_SCOPES:
         client.add_scope(services.RUCIO_ACCOUNT, scope)

@@ -6,11 +6,10 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
-
-from snakehep.expressions import Expression
-from snakehep.kernel_awkward import AWKWARD
-from snakehep.kernel_numpy import NUMPY
-from snakehep.selection import Scope, compile_selection, plan_branches
+from snakehep.selection.cuts import Scope, compile_selection, plan_branches
+from snakehep.selection.expressions import Expression
+from snakehep.selection.kernel_awkward import AWKWARD
+from snakehep.selection.kernel_numpy import NUMPY
 
 KERNELS = {"numpy": NUMPY, "awkward": AWKWARD}
 

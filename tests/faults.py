@@ -11,9 +11,8 @@ import awkward as ak
 import numpy as np
 import uproot
 import yaml
-
 from snakehep import cli
-from snakehep.demo import generate_sample_part, write_nanoaod
+from snakehep.demo.generator import generate_sample_part, write_nanoaod
 
 EVENTS = 400
 

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from snakehep.config import load_config
-from snakehep.samples import load_samples
+from snakehep.analysis.config import load_config
+from snakehep.analysis.samples import load_samples
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILES = sorted(path.parent.name for path in (REPO / "profiles").glob("*/config.yaml"))

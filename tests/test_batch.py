@@ -11,14 +11,20 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from snakehep import batch, stages
-from snakehep.demo import generate_sample_part
+from sample_sums import normalise_sample
+from snakehep.analysis import batch
+from snakehep.analysis.samples import load_samples
+from snakehep.demo.generator import generate_sample_part
 from snakehep.errors import ConfigError, InputFileError
-from snakehep.histograms import read_store
-from snakehep.partials import Exact, Partial
-from snakehep.processing import compile_analysis, normalise_sample, process_file
-from snakehep.samples import load_samples
+from snakehep.histograms.partials import Exact, Partial
+from snakehep.histograms.store import read_store
+from snakehep.selection.processing import (
+    compile_analysis,
+    process_file,
+)
+from snakehep.steps.merge_partials import merge_partials
+from snakehep.steps.merge_sample import merge_sample
+from snakehep.steps.select import select_group
 
 
 def test_ten_thousand_files_make_a_thousand_jobs_and_a_bounded_tree():
@@ -104,13 +110,13 @@ def _run_tree(config, sample, files, workdir, *, files_per_job, fan_in):
     merge_sample. Returns the final histograms and cutflow."""
     plan = batch.plan_sample(sample.name, files, batch.BatchSettings(files_per_job, fan_in))
     for index, group in enumerate(plan.groups):
-        stages.select_group(config, sample=sample, inputs=group, output=workdir / plan.path(0, index))
+        select_group(config, sample=sample, inputs=group, output=workdir / plan.path(0, index))
     for level in range(1, len(plan.level_sizes)):
         for index in range(plan.level_sizes[level]):
-            stages.merge_partials(sample=sample.name,
+            merge_partials(sample=sample.name,
                                   inputs=[workdir / p for p in plan.children(level, index)],
                                   output=workdir / plan.path(level, index))
-    stages.merge_sample(sample=sample, luminosity=float(config["luminosity"]),
+    merge_sample(sample=sample, luminosity=float(config["luminosity"]),
                         partials=[workdir / p for p in plan.top()],
                         histogram_output=workdir / "out.root", cutflow_output=workdir / "out.json")
     return read_store(workdir / "out.root"), json.loads((workdir / "out.json").read_text())["cuts"]
@@ -143,13 +149,13 @@ def test_data_sample_and_a_foreign_partial_result(demo_files, analysis_config, t
     _, data = demo_files
     analysis_config["samples"]["data"]["inputs"] = [data]
     sample = load_samples(analysis_config)["data"]
-    stages.select_group(analysis_config, sample=sample, inputs=[data], output=tmp_path / "d.npz")
+    select_group(analysis_config, sample=sample, inputs=[data], output=tmp_path / "d.npz")
     partial = Partial.read(tmp_path / "d.npz")
     assert partial.sample == "data" and partial.n_files == 1 and partial.raw[0] > 0
     assert partial.inputs == [data]
     assert {key[2] for key in partial.histograms} == {"nominal"}
     with pytest.raises(InputFileError, match="holds sample data, expected ttbar"):
-        stages.merge_partials(sample="ttbar", inputs=[tmp_path / "d.npz"], output=tmp_path / "x.npz")
+        merge_partials(sample="ttbar", inputs=[tmp_path / "d.npz"], output=tmp_path / "x.npz")
     assert not (tmp_path / "x.npz").exists()
     (tmp_path / "bad.npz").write_bytes(b"not a partial result")
     with pytest.raises(InputFileError, match="bad.npz: cannot read partial result"):
@@ -164,7 +170,7 @@ def test_a_merge_holds_one_input_at_a_time(demo_files, analysis_config, tmp_path
     paths = []
     for i, path in enumerate(files):
         paths.append(tmp_path / f"g{i}.npz")
-        stages.select_group(analysis_config, sample=sample, inputs=[path], output=paths[-1])
+        select_group(analysis_config, sample=sample, inputs=[path], output=paths[-1])
     alive: list[int] = []
     peak = [0]
     original = Partial.read.__func__
@@ -181,7 +187,7 @@ def test_a_merge_holds_one_input_at_a_time(demo_files, analysis_config, tmp_path
 
     monkeypatch.setattr(Partial, "read", classmethod(counting_read))
     random.seed(1)
-    stages.merge_partials(sample=sample.name, inputs=paths, output=tmp_path / "m.npz")
+    merge_partials(sample=sample.name, inputs=paths, output=tmp_path / "m.npz")
     assert peak[0] <= 2  # the running total and the input being added
 
 
@@ -191,8 +197,7 @@ def test_demo_files_from_their_settings_alone_equal_those_from_the_whole_config(
 ):
     """The demo rule is given only generation_settings(); the file must be the same."""
     import uproot
-
-    from snakehep.demo_config import generation_settings
+    from snakehep.demo.settings import generation_settings
 
     config = json.loads(json.dumps(default_config))
     config["demo"]["events_per_file"] = 300

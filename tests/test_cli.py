@@ -3,10 +3,9 @@
 import json
 
 import yaml
-
 from snakehep.cli import main
-from snakehep.histograms import read_store
-from snakehep.partials import Partial
+from snakehep.histograms.partials import Partial
+from snakehep.histograms.store import read_store
 
 
 def test_demo_select_merge_chain(tmp_path, monkeypatch, default_config, capsys):

@@ -1,9 +1,8 @@
 import pytest
 import yaml
-from snakemake.utils import validate as snakemake_validate
-
-from snakehep.config import SCHEMA_PATH, load_config, validate
+from snakehep.analysis.config import SCHEMA_PATH, load_config, validate
 from snakehep.errors import ConfigError
+from snakemake.utils import validate as snakemake_validate
 
 
 def write(tmp_path, config):

@@ -1,4 +1,4 @@
-"""Tests for snakehep.cutflow: table merge, CSV round trip, Markdown layout, validation."""
+"""Tests for snakehep.histograms.cutflows: table merge, CSV round trip, Markdown layout, validation."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import csv
 import io
 
 import pytest
-
-from snakehep import cutflow
+from snakehep.histograms import cutflows as cutflow
 
 CUTS = ["all", "trigger", "two_muons", "mass_120", "SR", "CR_ttbar"]
 

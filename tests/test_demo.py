@@ -1,4 +1,4 @@
-"""Tests of the demo-data generator (snakehep.demo): file format, determinism, physics shapes."""
+"""Tests of the demo-data generator (snakehep.demo.generator): file format, determinism, physics shapes."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 import uproot
 import yaml
-
-from snakehep import demo
+from snakehep.demo import generator as demo
 from snakehep.errors import ConfigError
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -599,7 +598,7 @@ def test_scale_factors_above_one_clip_and_warn_once(analysis, tmp_path, caplog, 
     above = {"muon_id": sf_entry("muons", "abs(eta)", [0, 2.4], [1.2])}
     config = ttbar_only(analysis, scale_factors=above)
     config["luminosity"] = 100.0
-    with caplog.at_level("WARNING", logger="snakehep.demo"):
+    with caplog.at_level("WARNING", logger="snakehep.demo.generator"):
         demo.generate_sample_part(config, sample="data", part=0, output=tmp_path / "a.root")
         demo.generate_sample_part(config, sample="data", part=0, output=tmp_path / "b.root")
     warnings = [r for r in caplog.records if r.levelname == "WARNING" and "muon_id" in r.getMessage()]

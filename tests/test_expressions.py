@@ -6,11 +6,9 @@ import math
 import numpy as np
 import pytest
 import vector
-
 from evaluation import evaluate
 from snakehep.errors import ExpressionError
-from snakehep.expressions import Expression
-
+from snakehep.selection.expressions import Expression
 
 MUON_BRANCHES = {
     "nMuon": [2, 1, 0],
@@ -111,7 +109,7 @@ def test_missing_values_fail_a_cut_as_a_plain_loop_would(kernel):
     chunk = chunk_of(MUON_BRANCHES)
     scope = scope_of(chunk, __import__("evaluation").KERNELS[kernel], objects=MUON_OBJECTS,
                      quantities=LEADING, texts=[text])
-    from snakehep.selection import event_mask
+    from snakehep.selection.cuts import event_mask
 
     mask = event_mask(scope, Expression(text, where="t"))
     loop = [(len(pts) >= 2 and pts[1] > 50) or n >= 1

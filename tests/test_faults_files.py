@@ -8,11 +8,19 @@ import json
 
 import numpy as np
 import pytest
-from faults import (demo_file, not_root, rewritten, run, small_config, truncated, without_events_tree,
-                    without_field, write_config)
-
-from snakehep.cutflow import cutflow_markdown
-from snakehep.partials import Partial
+from faults import (
+    demo_file,
+    not_root,
+    rewritten,
+    run,
+    small_config,
+    truncated,
+    without_events_tree,
+    without_field,
+    write_config,
+)
+from snakehep.histograms.cutflows import cutflow_markdown
+from snakehep.histograms.partials import Partial
 
 
 @pytest.fixture(scope="module")

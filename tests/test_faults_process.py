@@ -17,9 +17,8 @@ import numpy as np
 import pytest
 import system_programs
 from faults import demo_file, small_config, write_config
-
-from snakehep.histograms import read_store
-from snakehep.partials import Partial
+from snakehep.histograms.partials import Partial
+from snakehep.histograms.store import read_store
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""snakehep.fetch and the grid inputs of snakehep.samples, against the real Rucio and XRootD servers
+"""snakehep.grid.fetch and the grid inputs of snakehep.analysis.samples, against the real Rucio and XRootD servers
 of the ``grid`` fixture (tests/conftest.py, tests/services.py)."""
 
 from __future__ import annotations
@@ -8,12 +8,11 @@ import copy
 import numpy as np
 import pytest
 import uproot
-
-from snakehep import fetch
+from snakehep.analysis.samples import load_samples
 from snakehep.errors import ConfigError, InputFileError, UnreadableFileError
-from snakehep.partials import Partial
-from snakehep.samples import load_samples
-from snakehep.stages import select_group
+from snakehep.grid import fetch
+from snakehep.histograms.partials import Partial
+from snakehep.steps.select import select_group
 
 TTBAR = "mc23:ttbar/TTTo2L2Nu-v12.NANOAOD_part0.root"
 DY_DATASET = "mc23:DY-M120to400.NANOAOD-v1"
@@ -180,7 +179,6 @@ def test_samples_mix_local_files_urls_and_dids(grid, default_config, tmp_path):
 
 def test_rucio_refresh_command_rewrites_the_cache(grid, default_config, tmp_path, monkeypatch):
     import yaml
-
     from snakehep.cli import main
 
     analysis = copy.deepcopy(default_config)

@@ -1,21 +1,19 @@
 import itertools
 
+import boost_histogram as bh
 import numpy as np
 import pytest
 import uproot
-
-import boost_histogram as bh
-
-from snakehep.histograms import (
+from snakehep.histograms.store import (
     Bins,
     HistogramFiller,
     HistogramStore,
-    Observable,
     merge,
     read_store,
     sequential_sum,
     write_store,
 )
+from snakehep.selection.observables import Observable
 
 EDGES = np.array([0.0, 1.0, 2.0, 5.0])
 

@@ -1,4 +1,4 @@
-"""snakehep.inference against numbers from outside the project: pyhf's documentation, ROOT
+"""snakehep.statistics.inference against numbers from outside the project: pyhf's documentation, ROOT
 HistFactory references from pyhf's validation suite, and pyhf 0.7.6 itself."""
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pyhf
 import pytest
-
-from snakehep import inference
 from snakehep.errors import InferenceError
+from snakehep.statistics import inference
 
 DATA = Path(__file__).parent / "data" / "inference"
 

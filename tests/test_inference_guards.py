@@ -17,10 +17,10 @@ import pyhf
 import pytest
 from scipy.optimize import brentq, minimize_scalar
 from scipy.stats import norm
-
-from snakehep import cli, inference
-from snakehep import likelihood as lkmod
+from snakehep import cli
 from snakehep.errors import InferenceError
+from snakehep.statistics import inference
+from snakehep.statistics import likelihood as lkmod
 
 DATA = Path(__file__).parent / "data" / "inference"
 ROOT = json.loads((DATA / "root_validation.json").read_text())
@@ -82,7 +82,7 @@ def coupled_profile() -> Profile:
 def test_coupled_histosys_limits_are_not_local_minima(coupled_profile, caplog):
     """The issue's case: obs 1.5158 and expected ... 0.9715 / 1.3331 came from warm-started fits
     stuck in a local minimum (its own hypotest at the +2 sigma limit gave CLs 0.289)."""
-    with caplog.at_level(logging.WARNING, logger="snakehep.inference"):
+    with caplog.at_level(logging.WARNING, logger="snakehep.statistics.inference"):
         limit = inference.upper_limit_workspace(COUPLED, source="coupled.json")
     assert "finding this limit again without warm starts" in caplog.text
     assert limit.obs == pytest.approx(COUPLED_PYHF_LIMITS["obs"], rel=2e-4)
@@ -339,7 +339,7 @@ def test_measurement_option_selects_pyhf_measurement(tmp_path, capsys, caplog, p
         result = json.loads(capsys.readouterr().out)
         assert result["cls_obs"] == pytest.approx(float(obs), rel=1e-5)
         np.testing.assert_allclose(result["cls_exp"], [float(e) for e in exp], rtol=1e-5)
-    with caplog.at_level(logging.INFO, logger="snakehep.inference"):
+    with caplog.at_level(logging.INFO, logger="snakehep.statistics.inference"):
         default = inference.hypotest_workspace(spec, mu=1.0, source="ws.json")
     assert "2 measurements (meas, tight): using the first, 'meas'" in caplog.text
     assert default.cls_obs == pytest.approx(0.05251497, rel=1e-4)  # pyhf's docs, first measurement
@@ -377,7 +377,7 @@ def test_bad_modifier_settings_exit_non_zero(tmp_path, capsys):
 
 # ------------------------------------------------------------- fit stage, BLAS threads
 def test_fit_stage_fits_data_once(monkeypatch, tmp_path):
-    from snakehep import stages
+    from snakehep.steps.fit import fit
 
     calls = []
     original = inference._fit_with_errors
@@ -389,7 +389,7 @@ def test_fit_stage_fits_data_once(monkeypatch, tmp_path):
     monkeypatch.setattr(inference, "_fit_with_errors", counting)
     path = tmp_path / "ws.json"
     path.write_text(json.dumps(two_bin()))
-    stages.fit(workspace=path, fit_output=tmp_path / "fit.json", ranking_output=tmp_path / "ranking.json")
+    fit(workspace=path, fit_output=tmp_path / "fit.json", ranking_output=tmp_path / "ranking.json")
     assert sorted(calls) == [False, True]
     fit = json.loads((tmp_path / "fit.json").read_text())
     assert set(fit) == {"poi", "twice_nll", "converged", "asimov", "parameters", "correlation", "yields",

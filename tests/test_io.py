@@ -1,7 +1,6 @@
 import os
 
 import pytest
-
 from snakehep.io import atomic_path, write_json_atomic
 
 

@@ -6,11 +6,10 @@ import copy
 import numpy as np
 import pytest
 import uproot
-
 from evaluation import KERNELS
-from snakehep import demo
-from snakehep.processing import compile_analysis, process_file
-from snakehep.samples import Sample
+from snakehep.analysis.samples import Sample
+from snakehep.demo import generator as demo
+from snakehep.selection.processing import compile_analysis, process_file
 from test_processing import LOOSE_SELECTION
 
 SIMULATION = Sample("mc", "dy", "background", ("x",), xsec=1.0)
@@ -140,8 +139,8 @@ def test_unsigned_counters_on_cms_2018_data(analysis_config, nanoaod_files, kern
 
 
 def test_object_selection_stages():
-    from snakehep.expressions import Expression
-    from snakehep.selection import ObjectDefinition, _stages
+    from snakehep.selection.cuts import ObjectDefinition, _stages
+    from snakehep.selection.expressions import Expression
 
     def stages(collection, where):
         definition = ObjectDefinition("x", collection, Expression(where, where="w"))

@@ -11,16 +11,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from evaluation import KERNELS, chunk_of, scope_of, to_python
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-
-from evaluation import KERNELS, chunk_of, scope_of, to_python
-from snakehep import processing
 from snakehep.errors import ExpressionError
-from snakehep.expressions import Expression
-from snakehep.histograms import HistogramFiller
-from snakehep.processing import Cutflow, compile_analysis
-from snakehep.selection import plan_branches
+from snakehep.histograms.store import HistogramFiller
+from snakehep.selection import processing
+from snakehep.selection.cuts import plan_branches
+from snakehep.selection.expressions import Expression
+from snakehep.selection.processing import Cutflow, compile_analysis
 
 SPECIAL = [
     0.0,

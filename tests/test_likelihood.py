@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pyhf
 import pytest
-
-from snakehep import likelihood as lkmod
 from snakehep.errors import InferenceError
-from snakehep.likelihood import HistFactoryLikelihood, UnsupportedModelError, compile_model
+from snakehep.statistics import likelihood as lkmod
+from snakehep.statistics.likelihood import (
+    HistFactoryLikelihood,
+    UnsupportedModelError,
+    compile_model,
+)
 
 ROOT_CODES = {"normsys": {"interpcode": "code1"}, "histosys": {"interpcode": "code0"}}
 

@@ -1,4 +1,4 @@
-"""Tests for snakehep.plotting: numbers drawn, files written atomically, edge cases."""
+"""Tests for snakehep.plotting.plots: numbers drawn, files written atomically, edge cases."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
-
-from snakehep import plotting
+from snakehep.plotting import plots as plotting
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EDGES = [120.0, 200.0, 400.0, 1000.0, 3000.0]

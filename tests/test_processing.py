@@ -8,11 +8,14 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
-
-from snakehep.demo import write_nanoaod
+from sample_sums import normalise_sample
+from snakehep.analysis.samples import Sample
+from snakehep.demo.generator import write_nanoaod
 from snakehep.errors import InputFileError
-from snakehep.processing import compile_analysis, normalise_sample, process_file
-from snakehep.samples import Sample
+from snakehep.selection.processing import (
+    compile_analysis,
+    process_file,
+)
 
 LOOSE_SELECTION = {
     "step_size": 17,

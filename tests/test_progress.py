@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from snakehep import cli
-from snakehep.demo_config import generation_settings
-from snakehep.samples import Sample
+from snakehep.analysis.samples import Sample
+from snakehep.demo.settings import generation_settings
 
 WORKFLOW = Path(cli.__file__).parents[1]
 EVENTS = 500
@@ -115,12 +114,13 @@ def test_jobs_run_without_tqdm(workdir, default_config):
     script = (
         "import sys, yaml\n"
         "sys.modules['tqdm'] = None  # import tqdm fails\n"
-        "from snakehep import demo, stages\n"
-        "from snakehep.samples import Sample\n"
+        "from snakehep.demo import generator as demo\n"
+        "from snakehep.steps.select import select_group\n"
+        "from snakehep.analysis.samples import Sample\n"
         "config = yaml.safe_load(open('config.yaml'))\n"
         "demo.generate_sample_part(config, sample='ttbar', part=0, output='ttbar.root')\n"
-        "stages.select_group(config, sample=Sample('ttbar', 'ttbar', 'background', ('ttbar.root',)),\n"
-        "                    inputs=['ttbar.root'], output='ttbar.npz')\n"
+        "select_group(config, sample=Sample('ttbar', 'ttbar', 'background', ('ttbar.root',)),\n"
+        "             inputs=['ttbar.root'], output='ttbar.npz')\n"
     )
     env = {**os.environ, "PYTHONPATH": str(WORKFLOW)}
     result = subprocess.run([sys.executable, "-c", script], cwd=workdir, env=env, capture_output=True, text=True,

@@ -1,7 +1,6 @@
 import pytest
-
+from snakehep.analysis.samples import Sample, load_samples
 from snakehep.errors import ConfigError, InputFileError
-from snakehep.samples import Sample, load_samples
 
 
 def test_globs_expand_in_order_and_plain_paths_are_kept(tmp_path, analysis_config):

@@ -3,11 +3,14 @@ with both kernels."""
 
 import awkward as ak
 import pytest
-
 from evaluation import KERNELS
 from snakehep.errors import ExpressionError
-from snakehep.selection import Scope, compile_selection, plan_branches, select_with_cutflow
-
+from snakehep.selection.cuts import (
+    Scope,
+    compile_selection,
+    plan_branches,
+    select_with_cutflow,
+)
 
 
 def muon(pt, eta, phi, charge, high_pt_id=2, iso=0.01):

@@ -5,8 +5,8 @@ as in CI. Run as a second pytest on a PATH that hides xrootd, slurmctld and podm
 from __future__ import annotations
 
 import ast
-import re
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET

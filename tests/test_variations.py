@@ -3,10 +3,9 @@
 import awkward as ak
 import numpy as np
 import pytest
-
 from evaluation import KERNELS
-from snakehep.selection import Scope, compile_selection, plan_branches
-from snakehep.variations import (
+from snakehep.selection.cuts import Scope, compile_selection, plan_branches
+from snakehep.selection.variations import (
     compile_scale_factors,
     compile_shape_variations,
     event_weights,

@@ -3,10 +3,9 @@
 import numpy as np
 import pyhf
 import pytest
-
 from snakehep.errors import ConfigError
-from snakehep.histograms import Bins, HistogramStore
-from snakehep.workspace import apply_patch, build_workspaces, rebinning_for
+from snakehep.histograms.store import Bins, HistogramStore
+from snakehep.statistics.workspace import apply_patch, build_workspaces, rebinning_for
 
 EDGES = np.array([150.0, 200.0, 300.0, 500.0, 1000.0])
 VARIATIONS = ["nominal", "muon_id_up", "muon_id_down", "btag_up", "btag_down",

@@ -17,7 +17,7 @@ import pytest
 import services
 import yaml
 from analysis_copy import copy_analysis, in_own_session_with_ctrl_c
-from snakehep.histograms import read_store
+from snakehep.histograms.store import read_store
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -21,10 +21,9 @@ from pathlib import Path
 import pytest
 import yaml
 from analysis_copy import copy_analysis, in_own_session_with_ctrl_c, job_counts
-
-from snakehep.demo import generate_sample_part
-from snakehep.histograms import read_store
-from snakehep.partials import Partial
+from snakehep.demo.generator import generate_sample_part
+from snakehep.histograms.partials import Partial
+from snakehep.histograms.store import read_store
 
 pytestmark = pytest.mark.integration
 

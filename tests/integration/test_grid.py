@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import yaml
 from analysis_copy import copy_analysis, job_counts
-from snakehep.histograms import read_store
-from snakehep.partials import Partial
+from snakehep.histograms.partials import Partial
+from snakehep.histograms.store import read_store
 
 REPO = Path(__file__).resolve().parents[2]
 TTBAR = "mc23:ttbar/TTTo2L2Nu-v12.NANOAOD_part0.root"

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import awkward as ak
 import numpy as np
+import podman
 import pytest
 import uproot
 import yaml
-
-import podman
 from pins import normalise, read_pins
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,7 +120,7 @@ def test_step_images_run_snakehep_without_snakemake(images):
 
 
 def test_fetch_image_has_the_rucio_and_xrootd_clients(images):
-    imports = "import rucio.client, fsspec_xrootd, XRootD.client, snakehep.fetch, snakehep.samples"
+    imports = "import rucio.client, fsspec_xrootd, XRootD.client, snakehep.grid.fetch, snakehep.analysis.samples"
     result = podman.run(images["fetch"], "python", "-c", imports)
     assert result.returncode == 0, result.stderr
     assert podman.run(images["fetch"], "rucio", "--version").stdout.split()[-1] == "41.5.1"

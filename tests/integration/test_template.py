@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from template_project import (
     Venv,
     commit_all,

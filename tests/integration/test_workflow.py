@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import yaml
 from analysis_copy import copy_analysis, job_counts
-from snakehep.histograms import read_store
-from snakehep.samples import load_samples
+from snakehep.analysis.samples import load_samples
+from snakehep.histograms.store import read_store
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = {"luminosity": 1000.0, "demo": {"events_per_file": 1500, "seed": 7}}
@@ -236,13 +236,13 @@ def test_a_true_cross_section_regenerates_only_the_pseudo_data(workflow_run):
 
 def test_jobs_run_the_workflows_own_copy_of_the_core(tmp_path):
     """A rule's shell puts this workflow's workflow/ first on PYTHONPATH, before any installed
-    snakehep: an edit to the copy's jobs.py is what runs."""
+    snakehep: an edit to the copy's steps/demo_sample.py is what runs."""
     workdir = copy_analysis(tmp_path / "analysis")
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(TINY))
-    jobs = workdir / "workflow" / "snakehep" / "jobs.py"
-    jobs.write_text(jobs.read_text().replace(
-        "def demo_sample(job: Job) -> None:\n",
-        "def demo_sample(job: Job) -> None:\n    raise RuntimeError('the copy of the core ran')\n"))
+    step = workdir / "workflow" / "snakehep" / "steps" / "demo_sample.py"
+    step.write_text(step.read_text().replace(
+        "def run(job: Job) -> None:\n",
+        "def run(job: Job) -> None:\n    raise RuntimeError('the copy of the core ran')\n"))
     result = snakemake(workdir, "--cores", "1", "resources/demo/ttbar/part0.root", check=False)
     assert result.returncode != 0
     assert "the copy of the core ran" in (workdir / "logs/demo_sample/ttbar/part0.log").read_text()

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from snakehep import demo, stages
-from snakehep.samples import Sample
+from snakehep.analysis.samples import Sample
+from snakehep.demo import generator as demo
+from snakehep.steps.select import select_group
 
 WORKFLOW = Path(__file__).resolve().parents[2] / "workflow"
 EVENTS_PER_FILE = 300
@@ -122,13 +123,13 @@ SELECTION = {
 
 @pytest.fixture(scope="session")
 def partials(tmp_path_factory, demo_files) -> dict[str, Path]:
-    """Partial results (one per demo file) of SELECTION, made by snakehep.stages."""
+    """Partial results (one per demo file) of SELECTION, made by snakehep.steps.select."""
     directory = tmp_path_factory.mktemp("partials")
     made = {}
     for key, path in demo_files.items():
         sample = key.split("/")[0]
         kind = "data" if sample == "data" else "background"
         made[key] = output = directory / f"{key.replace('/', '_')}.npz"
-        stages.select_group(SELECTION, sample=Sample(sample, sample, kind, (str(path),)),
+        select_group(SELECTION, sample=Sample(sample, sample, kind, (str(path),)),
                             inputs=[str(path)], output=output)
     return made

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import uproot
 from conftest import EVENTS_PER_FILE, LUMINOSITY, run_rule
-from snakehep.demo_config import generation_settings
+from snakehep.demo.settings import generation_settings
 
 # read by config/config.yaml's objects, cuts and histograms (and muon_scale, the shape variation)
 SELECTION_BRANCHES = {

@@ -1,5 +1,5 @@
 """Rule fit_plots: pulls, ranking and one post-fit plot per channel, PNGs of the sizes the
-plotting code's figures have (a row per nuisance parameter), from a fit made by snakehep.stages."""
+plotting code's figures have (a row per nuisance parameter), from a fit made by snakehep.steps.fit."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 
 import pytest
 from conftest import png_size, run_rule
-from snakehep import stages
-from snakehep.plotting import DPI
+from snakehep.plotting.plots import DPI
+from snakehep.steps.fit import fit
 
 EDGES = {"SR": [150.0, 400.0, 1000.0], "CR": [150.0, 300.0, 600.0]}
 YIELDS = {  # per channel: signal, dy, ttbar, data
@@ -49,7 +49,7 @@ def fit_files(tmp_path_factory) -> dict:
     directory = tmp_path_factory.mktemp("fit")
     (directory / "ws.json").write_text(json.dumps(workspace()))
     (directory / "binning.json").write_text(json.dumps({"observable": "mll", "channels": EDGES}))
-    stages.fit(workspace=directory / "ws.json", fit_output=directory / "fit.json",
+    fit(workspace=directory / "ws.json", fit_output=directory / "fit.json",
                ranking_output=directory / "ranking.json")
     return {name: directory / f"{name}.json" for name in ("fit", "ranking", "binning")}
 

@@ -11,8 +11,8 @@ import subprocess
 from pathlib import Path
 
 from conftest import WORKFLOW, rule_command, run_rule
-from snakehep.jobs import RULES
 from snakehep.rulelog import rule_logging
+from snakehep.steps.job import RULES
 from test_rule_provenance_steps import STEPS
 
 HERE = Path(__file__).parent
@@ -28,7 +28,7 @@ def test_a_failing_job_exits_non_zero_and_logs_the_error(tmp_path):
     assert f"{missing}: cannot read JSON" in run.log_text() and "Traceback" in run.log_text()
     assert "rule failed" in run.log_text() and "error:" in run.stderr
     # the traceback names the module files the job ran: this checkout's, not an installed copy
-    assert f'File "{WORKFLOW}/snakehep/stages.py"' in run.log_text()
+    assert f'File "{WORKFLOW}/snakehep/steps/limit_summary.py"' in run.log_text()
 
     (tmp_path / "a.npz").write_bytes(b"")
     run = run_rule("merge_sample", params={"luminosity": 1.0}, inputs={"files": [tmp_path / "a.npz"]},
@@ -67,7 +67,7 @@ def test_a_job_log_holds_snakehep_messages_not_other_libraries_info(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(WORKFLOW)}
     subprocess.run(fit_command(tmp_path), cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
     messages = logged((tmp_path / "fit.log").read_text())
-    assert ("snakehep.inference", "INFO") in messages
+    assert ("snakehep.statistics.inference", "INFO") in messages
     assert all(name.startswith("snakehep") for name, level in messages if level in ("INFO", "DEBUG")), messages
     assert "adding modifier" not in (tmp_path / "fit.log").read_text()
 
@@ -75,7 +75,7 @@ def test_a_job_log_holds_snakehep_messages_not_other_libraries_info(tmp_path):
                    timeout=300)
     verbose = (tmp_path / "fit.log").read_text()
     assert ("pyhf.pdf", "INFO") in logged(verbose) and "adding modifier xsec_dy" in verbose
-    assert ("snakehep.inference", "INFO") in logged(verbose)
+    assert ("snakehep.statistics.inference", "INFO") in logged(verbose)
 
 
 def test_rule_logging_keeps_other_libraries_warnings(tmp_path):
@@ -84,14 +84,14 @@ def test_rule_logging_keeps_other_libraries_warnings(tmp_path):
     for verbose in (False, True):
         log = tmp_path / f"verbose_{verbose}.log"
         with rule_logging(log, verbose=verbose):
-            logging.getLogger("snakehep.stages").info("snakehep info")
-            logging.getLogger("snakehep.stages").debug("snakehep debug")
+            logging.getLogger("snakehep.steps.select").info("snakehep info")
+            logging.getLogger("snakehep.steps.select").debug("snakehep debug")
             logging.getLogger("somelibrary").warning("library warning")
             logging.getLogger("somelibrary").info("library info")
             logging.getLogger("somelibrary").debug("library debug")
         assert (logging.getLogger().level, logging.getLogger("snakehep").level) == before
-        expected = [("snakehep.stages", "INFO"), ("somelibrary", "WARNING")]
+        expected = [("snakehep.steps.select", "INFO"), ("somelibrary", "WARNING")]
         if verbose:
-            expected = [("snakehep.stages", "INFO"), ("snakehep.stages", "DEBUG"), ("somelibrary", "WARNING"),
+            expected = [("snakehep.steps.select", "INFO"), ("snakehep.steps.select", "DEBUG"), ("somelibrary", "WARNING"),
                         ("somelibrary", "INFO"), ("somelibrary", "DEBUG")]
         assert logged(log.read_text()) == expected

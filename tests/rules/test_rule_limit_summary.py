@@ -7,11 +7,11 @@ import json
 
 import pytest
 from conftest import png_size, run_rule
-from snakehep.plotting import DPI
+from snakehep.plotting.plots import DPI
 
 
 def limit_result(signal: str, mass: float, xsec_fb: float, mu_obs: float, mu_exp: list[float]) -> dict:
-    """A limit job's result (stages.signal_limit), written by hand."""
+    """A limit job's result (steps.limit.signal_limit), written by hand."""
     return {"signal": signal, "mass": mass, "poi": "mu", "cl": 0.95, "xsec_fb": xsec_fb,
             "mu": {"obs": mu_obs, "exp": mu_exp},
             "xsec_limit_fb": {"obs": mu_obs * xsec_fb, "exp": [mu * xsec_fb for mu in mu_exp]}}

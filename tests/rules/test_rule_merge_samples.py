@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import uproot
 from conftest import run_rule
-from snakehep.histograms import Bins, HistogramStore, write_store
+from snakehep.histograms.store import Bins, HistogramStore, write_store
 
 EDGES = np.array([0.0, 10.0, 20.0, 50.0])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 from conftest import png_size, run_rule
-from snakehep.histograms import Bins, HistogramStore, write_store
-from snakehep.plotting import DPI
+from snakehep.histograms.store import Bins, HistogramStore, write_store
+from snakehep.plotting.plots import DPI
 
 EDGES = np.array([150.0, 200.0, 300.0, 500.0, 1000.0])
 SETTINGS = {  # common.smk: plot_settings for the observable mll

@@ -8,7 +8,7 @@ import copy
 
 import pytest
 from conftest import run_rule
-from snakehep import fetch
+from snakehep.grid import fetch
 
 TTBAR = "mc23:ttbar/TTTo2L2Nu-v12.NANOAOD_part0.root"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import uproot
 from conftest import SELECTION, read_partial, run_rule
-from snakehep.samples import Sample
+from snakehep.analysis.samples import Sample
 
 
 def flow_histogram(values, weights, edges) -> tuple[np.ndarray, np.ndarray]:

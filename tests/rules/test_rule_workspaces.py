@@ -10,7 +10,7 @@ import numpy as np
 import pyhf
 import pytest
 from conftest import run_rule
-from snakehep.histograms import Bins, HistogramStore, write_store
+from snakehep.histograms.store import Bins, HistogramStore, write_store
 
 EDGES = np.array([0.0, 10.0, 20.0, 50.0])
 # per group and channel: underflow, three bins, overflow. SR's middle bin has no background.

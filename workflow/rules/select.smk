@@ -3,7 +3,7 @@ rule select:
     local, downloaded or streamed. The result is exact and unnormalised (results/partial/).
     """
     input:
-        group_input,
+        step_input("select"),
     output:
         "results/partial/{sample}/group{group}.npz",
     log:
@@ -17,8 +17,6 @@ rule select:
         runtime=120,
         cpus_per_task=1,
     params:
-        job=job_params(
-            analysis=SELECTION_SETTINGS, sample=selection_sample, inputs=group_sources
-        ),
+        job=step_params("select"),
     shell:
-        run_job("select") + " --input files {input:q} --output files {output:q}"
+        step_shell("select", inputs=["files"], outputs=["files"])

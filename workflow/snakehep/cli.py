@@ -21,16 +21,6 @@ from snakehep.rulelog import command_logging
 log = logging.getLogger(__name__)
 
 
-def _read_json(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as stream:
-            return json.load(stream)
-    except FileNotFoundError as err:
-        raise SnakehepError(f"{path}: no such file") from err
-    except json.JSONDecodeError as err:
-        raise SnakehepError(f"{path}: not valid JSON ({err})") from err
-
-
 def _emit_json(result: dict, output: str | None) -> None:
     text = json.dumps(result, indent=2)
     if output is None:
@@ -42,45 +32,45 @@ def _emit_json(result: dict, output: str | None) -> None:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> None:
-    from snakehep import config as config_module
-    from snakehep import demo
+    from snakehep.analysis import config as config_module
+    from snakehep.demo import generator as demo
 
     analysis = config_module.load_config(args.config)
     demo.generate_demo_inputs(analysis, samples=args.sample or None, overwrite=args.overwrite, show_progress=True)
 
 
 def _analysis(args: argparse.Namespace) -> dict:
-    from snakehep import config as config_module
+    from snakehep.analysis import config as config_module
 
     return config_module.load_config(args.config)
 
 
 def cmd_select(args: argparse.Namespace) -> None:
-    from snakehep import stages
+    from snakehep.analysis.samples import load_samples
     from snakehep.errors import ConfigError
-    from snakehep.samples import load_samples
+    from snakehep.steps import select
 
     analysis = _analysis(args)
     samples = load_samples(analysis)
     if args.sample not in samples:
         raise ConfigError(f"unknown sample {args.sample!r} (known: {', '.join(samples)})")
     sample = samples[args.sample]
-    stages.select_group(analysis, sample=sample, inputs=args.input or list(sample.inputs),
+    select.select_group(analysis, sample=sample, inputs=args.input or list(sample.inputs),
                         output=args.output, show_progress=True)
 
 
 def cmd_merge_partials(args: argparse.Namespace) -> None:
-    from snakehep import stages
+    from snakehep.steps import merge_partials
 
-    stages.merge_partials(sample=args.sample, inputs=args.partial, output=args.output)
+    merge_partials.merge_partials(sample=args.sample, inputs=args.partial, output=args.output)
 
 
 def cmd_merge_sample(args: argparse.Namespace) -> None:
-    from snakehep import stages
-    from snakehep.samples import load_samples
+    from snakehep.analysis.samples import load_samples
+    from snakehep.steps import merge_sample
 
     analysis = _analysis(args)
-    stages.merge_sample(
+    merge_sample.merge_sample(
         sample=load_samples(analysis)[args.sample],
         luminosity=float(analysis["luminosity"]),
         partials=args.partial,
@@ -90,22 +80,22 @@ def cmd_merge_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_merge_samples(args: argparse.Namespace) -> None:
-    from snakehep import stages
-    from snakehep.samples import load_samples
+    from snakehep.analysis.samples import load_samples
+    from snakehep.steps import merge_samples
 
     inputs = dict(item.split("=", 1) for item in args.sample_histograms)
     groups = {name: sample.group for name, sample in load_samples(_analysis(args)).items()}
-    stages.merge_samples(groups=groups, sample_histograms=inputs, output=args.output)
+    merge_samples.merge_samples(groups=groups, sample_histograms=inputs, output=args.output)
 
 
 def cmd_workspaces(args: argparse.Namespace) -> None:
-    from snakehep import stages
-    from snakehep.samples import load_samples
+    from snakehep.analysis.samples import load_samples
+    from snakehep.steps import workspaces
 
     analysis = _analysis(args)
     directory = Path(args.output_dir)
     signals = [n for n, s in load_samples(analysis).items() if s.kind == "signal"]
-    stages.build_workspaces(
+    workspaces.build_workspaces(
         analysis,
         merged=args.merged,
         background_only_output=directory / "bkgonly.json",
@@ -116,23 +106,23 @@ def cmd_workspaces(args: argparse.Namespace) -> None:
 
 
 def cmd_plot_distributions(args: argparse.Namespace) -> None:
-    from snakehep import stages
+    from snakehep.steps import plot_distributions
 
-    stages.plot_distributions(_analysis(args), merged=args.merged, outputs=args.output)
+    plot_distributions.plot_distributions(_analysis(args), merged=args.merged, outputs=args.output)
 
 
 def cmd_fit(args: argparse.Namespace) -> None:
-    from snakehep import stages
+    from snakehep.steps import fit
 
-    summary, _ = stages.fit_workspace(_read_json(args.workspace), source=args.workspace, asimov=args.asimov,
+    summary, _ = fit.fit_workspace(io.read_json(args.workspace), source=args.workspace, asimov=args.asimov,
                                       measurement=args.measurement, keep_poi_bounds=args.keep_poi_bounds)
     _emit_json(summary.to_dict(), args.output)
 
 
 def cmd_ranking(args: argparse.Namespace) -> None:
-    from snakehep import stages
+    from snakehep.steps import fit
 
-    _, ranking = stages.fit_workspace(_read_json(args.workspace), source=args.workspace, rank=True,
+    _, ranking = fit.fit_workspace(io.read_json(args.workspace), source=args.workspace, rank=True,
                                       measurement=args.measurement, keep_poi_bounds=args.keep_poi_bounds)
     _emit_json({"ranking": [impact.to_dict() for impact in ranking]}, args.output)
 
@@ -172,17 +162,17 @@ def _statistics_options(args: argparse.Namespace) -> dict:
 
 
 def cmd_hypotest(args: argparse.Namespace) -> None:
-    from snakehep import inference
+    from snakehep.statistics import inference
 
-    spec = _read_json(args.workspace)
+    spec = io.read_json(args.workspace)
     result = inference.hypotest_workspace(spec, mu=args.mu, **_statistics_options(args))
     _emit_json(result.to_dict(), args.output)
 
 
 def cmd_limit(args: argparse.Namespace) -> None:
-    from snakehep import inference
+    from snakehep.statistics import inference
 
-    spec = _read_json(args.workspace)
+    spec = io.read_json(args.workspace)
     result = inference.upper_limit_workspace(spec, cl=args.cl, **_statistics_options(args))
     _emit_json(result.to_dict(), args.output)
 
@@ -201,18 +191,18 @@ def _add_statistics_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_job(args: argparse.Namespace) -> None:
-    from snakehep import jobs
+    from snakehep.steps import job
 
-    jobs.run(args.rule, jobs.Job(
+    job.run(args.rule, job.Job(
         params=_json_object(args.params, "--params", '{"signal": "zprime_1000"}'),
-        input=jobs.named_files(args.input),
-        output=jobs.named_files(args.output),
+        input=job.named_files(args.input),
+        output=job.named_files(args.output),
         log=args.log,
     ), verbose=args.verbose)
 
 
 def cmd_rucio_refresh(args: argparse.Namespace) -> None:
-    from snakehep.samples import refresh_dids
+    from snakehep.analysis.samples import refresh_dids
 
     for did, n_files in refresh_dids(_analysis(args), samples=args.sample or None).items():
         log.info("%s: %d file(s)", did, n_files)

@@ -10,8 +10,9 @@ import secrets
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from snakehep.errors import OutputError
+from snakehep.errors import InputFileError, OutputError
 
 # The temporaries of the writes in progress, for the handler of a stopping signal (cli) to remove
 # before the process unwinds. Unwinding alone can miss one: Python runs a signal handler between
@@ -83,6 +84,17 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
 def write_json_atomic(path: str | os.PathLike, data: object) -> None:
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """The JSON of one file; a missing or malformed file is an error naming it."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return json.load(stream)
+    except FileNotFoundError as err:
+        raise InputFileError(f"{path}: cannot read JSON: no such file") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputFileError(f"{path}: cannot read JSON: not valid JSON ({err})") from err
 
 
 def adler32(path: str | os.PathLike, *, block: int = 1 << 22) -> str:

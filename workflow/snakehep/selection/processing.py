@@ -1,0 +1,385 @@
+"""Run the selection on one input file: read in chunks, select, weight, fill, count.
+
+One call of :func:`process_file` is one job of the workflow. Its result is unnormalised
+(generator weights times scale factors); :func:`normalise_sample` applies cross section,
+k-factor and luminosity once all files of a sample are done.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import uproot
+
+from snakehep import progress
+from snakehep.analysis.samples import Sample
+from snakehep.errors import (
+    ExpressionError,
+    InputFileError,
+    SnakehepError,
+    UnreadableFileError,
+)
+from snakehep.grid.fetch import open_input
+from snakehep.histograms.cutflows import Cutflow
+from snakehep.histograms.store import (
+    HistogramFiller,
+    HistogramStore,
+    sequential_sum,
+)
+from snakehep.selection.cuts import (
+    BranchPlan,
+    Scope,
+    Selection,
+    compile_selection,
+    plan_branches,
+    root_collection,
+    select,
+    select_with_cutflow,
+)
+from snakehep.selection.kernel_awkward import AWKWARD
+from snakehep.selection.kernel_numpy import NUMPY
+from snakehep.selection.observables import Observable, compile_observables
+from snakehep.selection.semantics import FOUR_MOMENTUM, Kernel
+from snakehep.selection.variations import (
+    DIRECTIONS,
+    NOMINAL,
+    ScaleFactor,
+    ShapeVariation,
+    compile_scale_factors,
+    compile_shape_variations,
+    event_weights,
+    variation_names,
+)
+
+KERNELS: dict[str, Kernel] = {"numpy": NUMPY, "awkward": AWKWARD}
+
+log = logging.getLogger(__name__)
+
+GENERATOR_WEIGHT = "genWeight"
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything compiled from the config that a job needs."""
+
+    selection: Selection
+    observables: Mapping[str, Observable]
+    scale_factors: Mapping[str, ScaleFactor]
+    weight_variations: tuple[str, ...]
+    shape_variations: Mapping[str, ShapeVariation]
+    variations: tuple[str, ...]
+    luminosity: float
+    step_size: int
+    kernel: Kernel = NUMPY
+
+
+def compile_analysis(analysis: Mapping[str, Any]) -> Analysis:
+    return Analysis(
+        selection=compile_selection(analysis),
+        observables=compile_observables(analysis),
+        scale_factors=compile_scale_factors(analysis),
+        weight_variations=tuple(analysis.get("variations", {}).get("weight", [])),
+        shape_variations=compile_shape_variations(analysis),
+        variations=tuple(variation_names(analysis)),
+        luminosity=float(analysis.get("luminosity", 1.0)),  # unused by the selection jobs
+        step_size=int(analysis["selection"].get("step_size", 200_000)),
+        kernel=KERNELS[analysis["selection"].get("kernel", "numpy")],
+    )
+
+
+@dataclass
+class FileResult:
+    histograms: HistogramStore
+    cutflow: list[dict[str, Any]]
+    sum_genweights: float
+    n_events: int
+
+
+def process_file(
+    analysis: Analysis,
+    sample: Sample,
+    path: str,
+    *,
+    step_size: int | None = None,
+    kernel: Kernel | None = None,
+    show_progress: bool = False,
+) -> FileResult:
+    """Select, weight and histogram every event of one file, chunk by chunk (``kernel``: the
+    analysis's, numpy unless ``selection.kernel`` says otherwise; ``show_progress``: events
+    done of the file's, on a terminal)."""
+    tree, runs = _open_events(path, sample)
+    plan = _plan(analysis, sample, path, tree)
+    is_simulation = not sample.is_data
+    variations = analysis.variations if is_simulation else (NOMINAL,)
+    filler = HistogramFiller(analysis.observables, analysis.selection.region_names, variations)
+    cutflow = Cutflow(analysis.selection.step_names)
+    sum_genweights = 0.0
+    n_events = 0
+    kernel = kernel or analysis.kernel
+    total = getattr(tree, "num_entries", None)
+    with progress.events(total, f"{sample.name} {os.path.basename(path)}", show=show_progress) as bar:
+        for chunk in _read_chunks(tree, plan, step_size or analysis.step_size, sample, path):
+            if is_simulation:
+                _check_generator_weights(chunk, sample, path, first_entry=n_events)
+            n_events += len(chunk)
+            try:
+                weight = _process_chunk(analysis, kernel, chunk, plan, filler, cutflow, is_simulation)
+            except ExpressionError as err:
+                raise ExpressionError(f"{err} (sample {sample.name}, file {path})") from None
+            if is_simulation:
+                sum_genweights = sequential_sum(sum_genweights, weight)
+            bar.update(len(chunk))
+            del chunk, weight  # before the next read: one chunk in memory at a time, not two
+    if is_simulation and runs is not None:
+        sum_genweights = _reading(sample, path, lambda: _sum_genweights(runs, path))
+    log.info("%s: %d events, %s", path, n_events, dict(zip(cutflow.names, cutflow.raw.tolist())))
+    return FileResult(filler.store(), cutflow.as_list(), sum_genweights, n_events)
+
+
+def _open_events(path: str, sample: Sample):
+    try:
+        source = open_input(path, settings=sample.grid)  # local, root:// or a streamed Rucio DID
+    except SnakehepError:
+        raise
+    except FileNotFoundError as err:
+        raise UnreadableFileError(f"sample {sample.name}: input file {path} not found") from err
+    except Exception as err:  # uproot raises many types for a file that is not ROOT
+        raise UnreadableFileError(
+            f"sample {sample.name}: cannot read {path} as ROOT: {_one_line(err)}"
+        ) from err
+    if "Events" not in source:
+        raise UnreadableFileError(f"sample {sample.name}: {path} has no TTree 'Events'")
+    return _reading(sample, path, lambda: (source["Events"], source["Runs"] if "Runs" in source else None))
+
+
+def _read_chunks(tree: Any, plan: BranchPlan, step_size: int, sample: Sample, path: str):
+    """The chunks of ``tree``; a read that fails (a truncated or corrupt file, a remote read that
+    broke) is an :class:`UnreadableFileError` naming sample and file."""
+    chunks = iter(tree.iterate(plan.branches, step_size=step_size, library="ak"))
+    while (chunk := _reading(sample, path, lambda: next(chunks, None))) is not None:
+        yield chunk
+
+
+def _reading(sample: Sample, path: str, read: Any) -> Any:
+    try:
+        return read()
+    except (SnakehepError, MemoryError):
+        raise
+    except Exception as err:  # uproot, zlib, awkward: many types for one broken file
+        raise UnreadableFileError(
+            f"sample {sample.name}: reading {path} failed (truncated or corrupt file?): "
+            f"{_one_line(err)}"
+        ) from err
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _plan(analysis: Analysis, sample: Sample, path: str, tree: Any) -> BranchPlan:
+    """The branches to read from ``tree``; refused before any event is read if one is missing
+    or is not a number (or a list of numbers) per event, the only values expressions take."""
+    available = set(tree.keys())
+    plan = _plan_branches(analysis, sample, path, available)
+    unusable = [
+        name for name in plan.branches
+        if not _numbers_per_event(getattr(tree[name], "interpretation", None))  # RNTuple: no check
+    ]
+    if unusable:
+        described = ", ".join(f"{name} ({tree[name].interpretation})" for name in unusable)
+        raise InputFileError(
+            f"sample {sample.name}: {path}: branch(es) {described} are not one number or one list "
+            "of numbers per event, which is all that expressions and weights can use"
+        )
+    return plan
+
+
+def _numbers_per_event(interpretation: Any) -> bool:
+    if interpretation is None:
+        return True
+    if isinstance(interpretation, uproot.AsJagged):
+        interpretation = interpretation.content
+    return (
+        isinstance(interpretation, uproot.AsDtype)
+        and interpretation.to_dtype.shape == ()
+        and interpretation.to_dtype.kind in "biuf"
+    )
+
+
+def _plan_branches(analysis: Analysis, sample: Sample, path: str, available: set[str]) -> BranchPlan:
+    extra = [o.expression for o in analysis.observables.values()]
+    extra += [f.variable for f in analysis.scale_factors.values()]
+    plan = plan_branches(analysis.selection, available, extra=extra)
+    branches = set(plan.branches)
+    if not sample.is_data:
+        branches.add(GENERATOR_WEIGHT)
+        branches |= {shape.branch for shape in analysis.shape_variations.values()}
+    unresolved = _unresolved_names(analysis, plan, available, weighted=not sample.is_data)
+    missing = sorted((branches - available) | set(unresolved))
+    if missing:
+        used = sorted({where for name in missing for where in unresolved.get(name, ())})
+        keys = f" (named in {'; '.join(used)})" if used else ""
+        raise InputFileError(
+            f"sample {sample.name}: {path} lacks branch(es) {', '.join(missing)} "
+            f"needed by the selection, weights or variations{keys}"
+        )
+    return BranchPlan(tuple(sorted(branches)), plan.collections)
+
+
+def _unresolved_names(
+    analysis: Analysis, plan: BranchPlan, available: set[str], *, weighted: bool
+) -> dict[str, set[str]]:
+    """Names no definition, collection or branch provides (absent branches, or typos).
+
+    Inside object selections and scale-factor variables the collection's fields are names too:
+    a missing one is reported as the branch the file lacks (``Muon_highPtId``). A collection
+    the objects are selected from, when the file has none of its branches, is reported as the
+    branches of its four-momentum (``Jet_pt``, ...), wherever it is named (``Jet`` in
+    ``min_delta_r(Jet, muons)``) or selected from. A hook may define anything, so with a hook
+    nothing is reported here. Scale factors are checked only for simulation (``weighted``):
+    data is not weighted.
+    """
+    selection = analysis.selection
+    if selection.hook is not None:
+        return {}
+    known = set(selection.parameters) | set(selection.objects) | set(selection.quantities)
+    known |= set(plan.collections) | available
+    unresolved: dict[str, set[str]] = {}
+    collections = {root_collection(selection, o.collection) for o in selection.objects.values()}
+
+    def lacking(name: str, where: str, collection: str | None = None) -> None:
+        if name in collections:  # a collection none of whose branches the file has
+            branches = [f"{name}_{field}" for field in FOUR_MOMENTUM]
+        else:
+            branches = [name if collection is None else f"{collection}_{name}"]
+        for branch in branches:
+            unresolved.setdefault(branch, set()).add(where)
+
+    for name, definition in selection.objects.items():
+        if definition.collection not in known:  # not an object either: a collection
+            lacking(definition.collection, f"selection.objects.{name}.collection")
+    object_context = [
+        (o.collection, o.where) for o in selection.objects.values() if o.where is not None
+    ]
+    if weighted:
+        object_context += [(f.object, f.variable) for f in analysis.scale_factors.values()]
+    for objects, expression in object_context:
+        collection = root_collection(selection, objects)
+        fields = {b[len(collection) + 1 :] for b in available if b.startswith(f"{collection}_")}
+        for name in expression.names - known - fields:
+            lacking(name, expression.where, collection)
+    others = [*selection.quantities.values(), *(e for _, e in selection.cuts)]
+    others += [*selection.regions.values(), *(o.expression for o in analysis.observables.values())]
+    for expression in others:
+        for name in expression.names - known:
+            lacking(name, expression.where)
+    return unresolved
+
+
+def _check_generator_weights(chunk: ak.Array, sample: Sample, path: str, *, first_entry: int) -> None:
+    """NaN or infinite generator weights would make every sum NaN: refuse the file."""
+    weights = ak.to_numpy(chunk[GENERATOR_WEIGHT])
+    bad = np.flatnonzero(~np.isfinite(weights))
+    if len(bad):
+        raise InputFileError(
+            f"sample {sample.name}: {path}: {GENERATOR_WEIGHT} is {weights[bad[0]]} at entry "
+            f"{first_entry + bad[0]} (and {len(bad) - 1} more entries of this chunk are not finite)"
+        )
+
+
+def _sum_genweights(runs, path: str) -> float:
+    # NanoAOD before v7 names it genEventSumw_
+    for name in ("genEventSumw", "genEventSumw_"):
+        if name in runs.keys():
+            return math.fsum(runs[name].array(library="np").tolist())
+    raise InputFileError(f"{path}: Runs tree has no genEventSumw branch")
+
+
+def _process_chunk(
+    analysis: Analysis,
+    kernel: Kernel,
+    chunk: ak.Array,
+    plan: BranchPlan,
+    filler: HistogramFiller,
+    cutflow: Cutflow,
+    is_simulation: bool,
+) -> np.ndarray:
+    """Count and fill one chunk for every variation; return its generator weights (ones for
+    data)."""
+    generator_weight = (
+        ak.to_numpy(chunk[GENERATOR_WEIGHT]).astype(np.float64)
+        if is_simulation
+        else np.ones(len(chunk))
+    )
+    selection = analysis.selection
+    branches = kernel.branches(chunk)
+    scope = Scope.of_chunk(selection, plan, kernel, chunk, branches=branches)
+    # the cutflow counts weighted events at every step: nominal weights for every event
+    weight = _weights(analysis, scope, generator_weight, is_simulation, varied=False)[NOMINAL]
+    steps, selected, regions = select_with_cutflow(selection, scope)
+    cutflow.add_rows(steps, weight)
+    rows = selected.rows
+    weights = _weights(analysis, selected, generator_weight[rows], is_simulation, varied=True)
+    _fill(analysis, filler, selected, regions, weights)
+    if is_simulation:
+        for shape in analysis.shape_variations.values():
+            for direction in DIRECTIONS:
+                shifted = shape.shifted(branches, kernel, direction)
+                scope = Scope.of_chunk(selection, plan, kernel, chunk, branches=shifted)
+                selected, regions = select(selection, scope)
+                nominal = _weights(analysis, selected, generator_weight[selected.rows], True, varied=False)
+                _fill(analysis, filler, selected, regions, {f"{shape.name}_{direction}": nominal[NOMINAL]})
+    return generator_weight
+
+
+def _weights(analysis, scope, generator_weight, is_simulation, *, varied) -> dict[str, np.ndarray]:
+    if not is_simulation:
+        return {NOMINAL: generator_weight}
+    return event_weights(
+        scope,
+        generator_weight=generator_weight,
+        scale_factors=analysis.scale_factors,
+        varied=list(analysis.weight_variations) if varied else [],
+    )
+
+
+def _fill(analysis: Analysis, filler: HistogramFiller, scope: Scope, regions, weights) -> None:
+    """Fill every observable in every region: ``regions`` are masks over the events of
+    ``scope`` (those passing all cuts), ``weights`` their weights by variation."""
+    if not any(in_region.any() for in_region in regions.values()):
+        return
+    kernel = scope.kernel
+    region_weights = {
+        region: {v: w[in_region] for v, w in weights.items()} for region, in_region in regions.items()
+    }
+    for name, observable in analysis.observables.items():
+        value = _observable_value(scope, observable)
+        for region, in_region in regions.items():
+            values, events = kernel.histogram_values(value, in_region)
+            if events is None:
+                chosen = region_weights[region]
+            else:
+                chosen = {v: w[events] for v, w in weights.items()}
+            if len(values):
+                filler.fill(name, region=region, values=values, weights=chosen)
+
+
+def _observable_value(scope: Scope, observable: Observable) -> Any:
+    value = scope.evaluate(observable.expression)
+    kernel = scope.kernel
+    if isinstance(value, (bool, int, float, np.generic)) or (
+        kernel.is_column(value) and value.kind in "bif"
+    ):
+        return value
+    expression = observable.expression
+    raise ExpressionError(
+        f"{expression.where}: expression {expression.text!r}: must give a number per event or "
+        "per object"
+    )

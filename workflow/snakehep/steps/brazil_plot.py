@@ -1,0 +1,28 @@
+"""Rule brazil_plot: observed and expected limits on sigma x B against the signal mass."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from snakehep.io import read_json
+from snakehep.steps.context import StepContext
+from snakehep.steps.job import Job
+
+
+def params(context: StepContext, wildcards: Mapping[str, str]) -> dict[str, Any]:
+    return {"luminosity": context.config["luminosity"]}
+
+
+def run(job: Job) -> None:
+    plot_limits(luminosity=float(job.params["luminosity"]), summary=job.input_file(),
+                output=job.output_file())
+
+
+def plot_limits(*, luminosity: float, summary: str | os.PathLike, output: str | os.PathLike) -> None:
+    import matplotlib.pyplot as plt
+
+    from snakehep.plotting.plots import plot_brazil
+
+    plt.close(plot_brazil(read_json(summary), output=output, luminosity_pb=luminosity))

@@ -1,0 +1,113 @@
+"""What the rules know of the analysis when the workflow starts: the config, the samples with
+their inputs resolved (globs expanded, Rucio DIDs through their cache), the selection jobs and
+merge tree of each sample, and the files to download. Built once by the Snakefile
+(``workflow/rules/common.smk``) and by the rule tests from ``tests/data/demo_config.yaml``; the
+step modules' ``params`` builders read it. Light: no numpy, no uproot (the Snakefile imports
+this where only snakemake is installed, e.g. REANA's workflow engine).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from snakehep.analysis.batch import BatchSettings, SamplePlan, plan
+from snakehep.analysis.config import IMPLICIT_REGION
+from snakehep.analysis.samples import Sample, load_samples
+from snakehep.grid.fetch import Download, is_remote
+from snakehep.provenance import config_hash
+
+
+@dataclass
+class StepContext:
+    """The analysis as the rules see it: ``config`` (validated), its ``samples`` (inputs
+    resolved), and ``workflow_dir`` (where the Snakefile is: the provenance steps record it)."""
+
+    config: Mapping[str, Any]
+    samples: Mapping[str, Sample]
+    workflow_dir: str = "."
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, workflow_dir: str = ".") -> StepContext:
+        return cls(config, load_samples(config), workflow_dir)
+
+    def section(self, *keys: str) -> dict[str, Any]:
+        """The named top-level sections of the config (those it has)."""
+        return {key: self.config[key] for key in keys if key in self.config}
+
+    def sample_fields(self, names, *fields: str) -> dict[str, dict[str, Any]]:
+        """The given fields of the named samples' config entries (those they set)."""
+        entries = self.config["samples"]
+        return {name: {k: entries[name][k] for k in fields if k in entries[name]} for name in names}
+
+    @cached_property
+    def plans(self) -> dict[str, SamplePlan]:
+        """Selection jobs of batch.files_per_job files, merge jobs of batch.merge_fan_in
+        partial results."""
+        inputs = {name: sample.inputs for name, sample in self.samples.items()}
+        return plan(inputs, BatchSettings.from_config(self.config))
+
+    @property
+    def regions(self) -> list[str]:
+        return list(self.config["selection"].get("regions", {})) or [IMPLICIT_REGION]
+
+    @property
+    def observables(self) -> list[str]:
+        return list(self.config["histograms"])
+
+    @property
+    def signals(self) -> list[str]:
+        return [name for name, sample in self.samples.items() if sample.kind == "signal"]
+
+    @property
+    def channels(self) -> list[str]:
+        return self.config.get("inference", {}).get("channels", [])
+
+    @property
+    def fit_signal(self) -> str | None:
+        signals = self.signals
+        return self.config.get("inference", {}).get("fit_signal") or (signals[0] if signals else None)
+
+    @property
+    def runs_inference(self) -> bool:
+        """Limits and fits run when the config has an inference section and a signal sample."""
+        return "inference" in self.config and bool(self.signals)
+
+    @cached_property
+    def downloads(self) -> dict[str, Download]:
+        """Files of Rucio DIDs in download mode: {download_dir}/{scope}/{name} -> what to fetch."""
+        return {os.path.normpath(target.path): target
+                for sample in self.samples.values() for target in sample.downloads}
+
+    @property
+    def download_dirs(self) -> list[str]:
+        return sorted({os.path.normpath(t.settings.download_dir) for t in self.downloads.values()})
+
+    @property
+    def local_inputs_by_sample(self) -> dict[str, list[str]]:
+        return {name: [path for path in sample.inputs if not is_remote(path)]
+                for name, sample in self.samples.items()}
+
+    @property
+    def local_inputs(self) -> list[str]:
+        return sorted({path for paths in self.local_inputs_by_sample.values() for path in paths})
+
+    @property
+    def provenance_steps(self) -> list[str]:
+        """The steps (images) this run has, each recording its provenance."""
+        return ["select", *(["fetch"] if self.downloads else []),
+                *(["inference"] if self.runs_inference else []), "plots"]
+
+    @cached_property
+    def config_sha256(self) -> str:
+        return config_hash(self.config)
+
+    def image(self, step: str) -> str:
+        """The container image of a step (config: containers, defaults filled in by the
+        schema), run by --sdm apptainer."""
+        images = self.config["containers"]
+        name = images["images"].get(step, f"snakehep-{step}")
+        return f"docker://{images['registry']}/{name}:{images['tag']}"
