@@ -1,8 +1,8 @@
-"""Benchmark: CLs upper limits with snakehep.statistics.inference versus pyhf's own root-finding.
+"""Benchmark: CLs upper limits with snakehep.statistics.limits versus pyhf's own root-finding.
 
 Builds deterministic single-channel workspaces (10 bins / 18 parameters, 30 bins / 38
 parameters, 142 bins / 150 parameters) and computes the observed and the five expected 95% CL
-upper limits with ``snakehep.statistics.inference.upper_limit_workspace`` (with and without its
+upper limits with ``snakehep.statistics.limits.upper_limit_workspace`` (with and without its
 local-minimum guard, i.e. the check of CLs at every limit with guarded fits) and with
 ``pyhf.infer.intervals.upper_limits.upper_limit(data, model, scan=None, level=0.05)`` (numpy
 backend, scipy optimizer, default tolerances).  The runs are interleaved (guarded, unguarded,
@@ -81,14 +81,14 @@ def make_workspace(nbins: int, *, n_normsys: int = 3, n_histosys: int = 2, seed:
 @contextmanager
 def _without_guard():
     """snakehep's root-finding alone: the limits are not re-checked with guarded fits."""
-    from snakehep.statistics import inference
+    from snakehep.statistics import limits
 
-    original = inference._verified
-    inference._verified = lambda engine, limits, level, **kwargs: limits
+    original = limits._verified
+    limits._verified = lambda engine, found, level, **kwargs: found
     try:
         yield
     finally:
-        inference._verified = original
+        limits._verified = original
 
 
 def _timed(function: Callable[[], list[float]]) -> tuple[float, list[float]]:
@@ -106,7 +106,7 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)
 
     import pyhf
-    from snakehep.statistics.inference import upper_limit_workspace
+    from snakehep.statistics.limits import upper_limit_workspace
 
     pyhf.set_backend("numpy")
 

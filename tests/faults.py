@@ -12,7 +12,8 @@ import numpy as np
 import uproot
 import yaml
 from snakehep import cli
-from snakehep.demo.generator import generate_sample_part, write_nanoaod
+from snakehep.demo.generator import generate_sample_part
+from snakehep.demo.nanoaod import write_nanoaod
 
 EVENTS = 400
 

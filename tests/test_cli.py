@@ -1,4 +1,4 @@
-"""The snakehep command line on the analysis stages (inference commands: test_cli_inference.py)."""
+"""The snakehep command line on the analysis steps (inference commands: test_cli_inference.py)."""
 
 import json
 

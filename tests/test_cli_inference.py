@@ -1,4 +1,4 @@
-"""The ``snakehep hypotest`` / ``snakehep limit`` commands on top of snakehep.statistics.inference."""
+"""The ``snakehep hypotest`` / ``snakehep limit`` commands on top of snakehep.statistics.limits."""
 
 from __future__ import annotations
 
@@ -91,13 +91,13 @@ def test_other_libraries_info_messages_only_with_verbose(workspace_file):
 
     quiet = run_command("hypotest", str(path))
     assert json.loads(quiet.stdout)["cls_obs"] == pytest.approx(0.05251497, rel=1e-4)
-    assert "snakehep.statistics.inference INFO" in quiet.stderr and "using the first, 'meas'" in quiet.stderr
+    assert "snakehep.statistics.loading INFO" in quiet.stderr and "using the first, 'meas'" in quiet.stderr
     assert "adding modifier" not in quiet.stderr and "pyhf" not in quiet.stderr
 
     verbose = run_command("-v", "hypotest", str(path))
     assert json.loads(verbose.stdout) == json.loads(quiet.stdout)
     assert "pyhf.pdf INFO adding modifier mu" in verbose.stderr
-    assert "snakehep.statistics.inference INFO" in verbose.stderr
+    assert "snakehep.statistics.loading INFO" in verbose.stderr
 
 
 def test_in_process_command_leaves_the_logging_levels_as_they_were(workspace_file, capsys):

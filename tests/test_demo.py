@@ -14,6 +14,8 @@ import pytest
 import uproot
 import yaml
 from snakehep.demo import generator as demo
+from snakehep.demo.nanoaod import parse_compression, write_nanoaod
+from snakehep.demo.truth import truth_dy
 from snakehep.errors import ConfigError
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -182,7 +184,7 @@ def test_seeding_independent_of_python_hash(files, analysis, tmp_path):
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(analysis), encoding="utf-8")
     script = (
-        "import sys, yaml; from snakehep import demo;"
+        "import sys, yaml; from snakehep.demo import generator as demo;"
         "cfg = yaml.safe_load(open(sys.argv[1]));"
         f"demo.generate_sample_part(cfg, sample='{DY}', part=0, output=sys.argv[2])"
     )
@@ -313,14 +315,14 @@ def test_inject_signal_must_name_a_signal_sample(analysis, tmp_path):
     [("ZLIB:4", uproot.ZLIB, 4), ("LZ4:1", uproot.LZ4, 1), ("ZSTD:5", uproot.ZSTD, 5), ("LZMA:9", uproot.LZMA, 9)],
 )
 def test_parse_compression(text, cls, level):
-    compression = demo.parse_compression(text)
+    compression = parse_compression(text)
     assert isinstance(compression, cls) and compression.level == level
 
 
 @pytest.mark.parametrize("text", ["GZIP:4", "ZLIB", "ZLIB:x", "ZLIB:4:1", "", None, 4])
 def test_bad_compression_raises_config_error(analysis, tmp_path, text):
     with pytest.raises(ConfigError, match=r"demo\.compression"):
-        demo.parse_compression(text)
+        parse_compression(text)
     bad = copy.deepcopy(analysis)
     bad["demo"]["compression"] = text
     with pytest.raises(ConfigError, match=r"demo\.compression"):
@@ -330,7 +332,7 @@ def test_bad_compression_raises_config_error(analysis, tmp_path, text):
 def test_write_nanoaod_round_trip(tmp_path):
     events = demo.simulate_process("diboson", 500, np.random.default_rng(2))
     path = tmp_path / "out" / "diboson.root"
-    demo.write_nanoaod(path, events, compression="LZ4:1", n_generated=1000, sum_genweights=12.5)
+    write_nanoaod(path, events, compression="LZ4:1", n_generated=1000, sum_genweights=12.5)
     back = read(path)
     assert ak.array_equal(back["Muon_pt"], events["Muon"]["pt"])
     runs = read(path, "Runs")
@@ -393,7 +395,7 @@ def spectrum_fraction(low: float, high: float, *, full=(120.0, 6000.0), alpha=4.
 
 def test_dy_truth_mass_inside_range():
     for low, high in [(400.0, 800.0), (2300.0, 6000.0)]:
-        m = truth_pair_mass(demo.truth_dy(20000, np.random.default_rng(21), (low, high)))
+        m = truth_pair_mass(truth_dy(20000, np.random.default_rng(21), (low, high)))
         assert np.all(m > low * (1 - 1e-6)) and np.all(m < high * (1 + 1e-6))
         # m^-4.5 truncated: the median is where the CDF reaches one half
         a = 1 - 4.5
@@ -446,7 +448,7 @@ def test_union_of_slices_matches_unsliced_shape(analysis):
     sliced = np.zeros(len(bins) - 1)
     variance = np.zeros(len(bins) - 1)
     for k, (name, mass_range) in enumerate(analysis["demo"]["mass_ranges"].items()):
-        m = truth_pair_mass(demo.truth_dy(n, np.random.default_rng(100 + k), tuple(mass_range)))
+        m = truth_pair_mass(truth_dy(n, np.random.default_rng(100 + k), tuple(mass_range)))
         weight = analysis["samples"][name]["xsec"] / n
         counts, _ = np.histogram(m, bins)
         sliced += weight * counts
@@ -456,7 +458,7 @@ def test_union_of_slices_matches_unsliced_shape(analysis):
     pull = (sliced - full) / np.sqrt(variance + (0.005 * full) ** 2)  # xsec rounded in config
     assert np.all(np.abs(pull) < 4.5), pull
     # the unsliced sample has the same shape (its high-mass tail is just sparsely populated)
-    m = truth_pair_mass(demo.truth_dy(n, np.random.default_rng(99)))
+    m = truth_pair_mass(truth_dy(n, np.random.default_rng(99)))
     counts, _ = np.histogram(m, bins)
     low = full > 50 * 22.0 / n  # bins with > 50 expected events
     assert np.all(np.abs(counts[low] - full[low] * n / 22.0) < 5 * np.sqrt(full[low] * n / 22.0))

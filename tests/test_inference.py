@@ -1,5 +1,5 @@
-"""snakehep.statistics.inference against numbers from outside the project: pyhf's documentation, ROOT
-HistFactory references from pyhf's validation suite, and pyhf 0.7.6 itself."""
+"""snakehep.statistics (limits, fits, ranking) against numbers from outside the project: pyhf's
+documentation, ROOT HistFactory references from pyhf's validation suite, and pyhf 0.7.6 itself."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ import numpy as np
 import pyhf
 import pytest
 from snakehep.errors import InferenceError
-from snakehep.statistics import inference
+from snakehep.statistics.fits import ASIMOV_FIT_POI, fit_workspace
+from snakehep.statistics.limits import hypotest_workspace, upper_limit_workspace
+from snakehep.statistics.loading import load_workspace
+from snakehep.statistics.optimizer import FitResult, Fitter
+from snakehep.statistics.ranking import fit_and_rank, rank_nuisance_parameters
 
 DATA = Path(__file__).parent / "data" / "inference"
 
@@ -81,7 +85,7 @@ def pyhf_model(spec: dict, **kwargs):
 
 # ------------------------------------------------------------------------- hypotest
 def test_hypotest_matches_pyhf_documentation():
-    result = inference.hypotest_workspace(two_bin_workspace(), mu=1.0).to_dict()
+    result = hypotest_workspace(two_bin_workspace(), mu=1.0).to_dict()
     assert set(result) == {"mu", "cls_obs", "cls_exp"}
     assert result["mu"] == 1.0
     # numbers printed in pyhf's docs (pyhf.infer.hypotest docstring), default SLSQP tolerance
@@ -96,7 +100,7 @@ def test_hypotest_matches_precisely_converged_pyhf(precise_pyhf):
         model, data = pyhf_model(spec)
         for mu in (0.5, 1.0, 2.0):
             obs, exp = pyhf.infer.hypotest(mu, data, model, return_expected_set=True, test_stat="qtilde")
-            ours = inference.hypotest_workspace(spec, mu=mu).to_dict()
+            ours = hypotest_workspace(spec, mu=mu).to_dict()
             assert ours["cls_obs"] == pytest.approx(float(obs), rel=2e-6)
             np.testing.assert_allclose(ours["cls_exp"], [float(e) for e in exp], rtol=2e-6)
 
@@ -111,7 +115,7 @@ ROOT_RTOL = {"1bin_lumi": 2e-5, "1bin_normsys": 2e-4, "2bin_2channel_couplednorm
 @pytest.mark.parametrize("name", sorted(ROOT["cases"]))
 def test_hypotest_matches_root_histfactory(name):
     case = ROOT["cases"][name]
-    result = inference.hypotest_workspace(
+    result = hypotest_workspace(
         case["workspace"], mu=case["mu"], test_stat=ROOT["test_stat"], modifier_settings=ROOT["modifier_settings"]
     ).to_dict()
     rtol = ROOT_RTOL.get(name, case["rtol"])
@@ -125,7 +129,7 @@ def test_root_cases_also_match_precise_pyhf(precise_pyhf):
         case = ROOT["cases"][name]
         model, data = pyhf_model(case["workspace"], modifier_settings=ROOT["modifier_settings"])
         obs, exp = pyhf.infer.hypotest(1.0, data, model, return_expected_set=True, test_stat=ROOT["test_stat"])
-        ours = inference.hypotest_workspace(
+        ours = hypotest_workspace(
             case["workspace"], mu=1.0, test_stat=ROOT["test_stat"], modifier_settings=ROOT["modifier_settings"]
         ).to_dict()
         assert ours["cls_obs"] == pytest.approx(float(obs), rel=1e-6)
@@ -143,7 +147,7 @@ def assert_limits_agree(ours: dict, spec: dict, rel: float) -> None:
 
 
 def test_upper_limit_two_bin_matches_pyhf():
-    ours = inference.upper_limit_workspace(two_bin_workspace(), cl=0.95).to_dict()
+    ours = upper_limit_workspace(two_bin_workspace(), cl=0.95).to_dict()
     assert_limits_agree(ours, two_bin_workspace(), rel=5e-3)
     # pyhf's docs (toms748_scan docstring, rtol=0.01): obs 1.01156939
     assert ours["obs"] == pytest.approx(1.01156939, rel=1e-4)
@@ -152,25 +156,25 @@ def test_upper_limit_two_bin_matches_pyhf():
 def test_upper_limit_bigger_model_matches_pyhf():
     spec = generated_workspace(8)  # 8 bins, 16 parameters: normsys, histosys, staterror, lumi, normfactor
     assert pyhf.Workspace(spec).model().config.npars == 16
-    ours = inference.upper_limit_workspace(spec).to_dict()
+    ours = upper_limit_workspace(spec).to_dict()
     assert_limits_agree(ours, spec, rel=5e-3)
 
 
 def test_upper_limit_is_a_root_of_cls(precise_pyhf):
     spec = generated_workspace(6)
     for cl in (0.95, 0.9):
-        ours = inference.upper_limit_workspace(spec, cl=cl)
-        at_obs = inference.hypotest_workspace(spec, mu=ours.obs)
+        ours = upper_limit_workspace(spec, cl=cl)
+        at_obs = hypotest_workspace(spec, mu=ours.obs)
         assert at_obs.cls_obs == pytest.approx(1 - cl, rel=1e-4)
         for index, limit in enumerate(ours.exp):
-            assert inference.hypotest_workspace(spec, mu=limit).cls_exp[index] == pytest.approx(1 - cl, rel=1e-4)
+            assert hypotest_workspace(spec, mu=limit).cls_exp[index] == pytest.approx(1 - cl, rel=1e-4)
 
 
 # ------------------------------------------------------------------------------ fits
 def test_fit_matches_pyhf_mle(precise_pyhf):
     spec = generated_workspace(6)
     model, data = pyhf_model(spec)
-    result = inference.fit_workspace(spec).to_dict()
+    result = fit_workspace(spec).to_dict()
     best, twice_nll = pyhf.infer.mle.fit(data, model, return_fitted_val=True)
     names = [p["name"] for p in result["parameters"]]
     assert names == model.config.par_names
@@ -217,10 +221,10 @@ def test_fit_matches_pyhf_mle(precise_pyhf):
 
 
 def test_asimov_fit_recovers_the_injected_point():
-    result = inference.fit_workspace(generated_workspace(6), asimov=True).to_dict()
+    result = fit_workspace(generated_workspace(6), asimov=True).to_dict()
     assert result["asimov"] is True and result["converged"]
     for par in result["parameters"]:
-        expected = inference.ASIMOV_FIT_POI if par["name"] == "mu" else par["prefit_value"]
+        expected = ASIMOV_FIT_POI if par["name"] == "mu" else par["prefit_value"]
         assert par["value"] == pytest.approx(expected, abs=1e-4)
     np.testing.assert_allclose(result["yields"]["postfit"]["SR"]["total"], result["yields"]["postfit"]["SR"]["data"], rtol=1e-6)
 
@@ -228,8 +232,8 @@ def test_asimov_fit_recovers_the_injected_point():
 def test_ranking(precise_pyhf):
     spec = generated_workspace(6)
     model, data = pyhf_model(spec)
-    ranking = [r.to_dict() for r in inference.rank_nuisance_parameters(spec)]
-    fit = {p["name"]: p for p in inference.fit_workspace(spec).to_dict()["parameters"]}
+    ranking = [r.to_dict() for r in rank_nuisance_parameters(spec)]
+    fit = {p["name"]: p for p in fit_workspace(spec).to_dict()["parameters"]}
     constrained_free = [n for n, p in fit.items() if p["constrained"]]
     assert sorted(r["name"] for r in ranking) == sorted(constrained_free)
     impacts = [max(abs(r["impact_postfit_up"]), abs(r["impact_postfit_down"])) for r in ranking]
@@ -254,51 +258,51 @@ def test_invalid_workspace_raises_inference_error():
     spec = two_bin_workspace()
     spec["channels"][0]["samples"][0]["modifiers"][0]["type"] = "no_such_modifier"
     with pytest.raises(InferenceError, match=r"my\.json: invalid pyhf workspace"):
-        inference.hypotest_workspace(spec, mu=1.0, source="my.json")
+        hypotest_workspace(spec, mu=1.0, source="my.json")
     with pytest.raises(InferenceError, match="invalid pyhf workspace"):
-        inference.upper_limit_workspace({"channels": []}, source="x")
+        upper_limit_workspace({"channels": []}, source="x")
     with pytest.raises(InferenceError, match="JSON object"):
-        inference.fit_workspace([1, 2], source="x")  # type: ignore[arg-type]
+        fit_workspace([1, 2], source="x")  # type: ignore[arg-type]
 
 
 def test_missing_poi_raises_inference_error():
     spec = two_bin_workspace()
     del spec["measurements"][0]["config"]["poi"]
     with pytest.raises(InferenceError, match=r"ws\.json: .*no parameter of interest"):
-        inference.upper_limit_workspace(spec, source="ws.json")
+        upper_limit_workspace(spec, source="ws.json")
     spec["measurements"][0]["config"]["poi"] = "not_a_parameter"
     with pytest.raises(InferenceError, match="ws.json"):
-        inference.hypotest_workspace(spec, mu=1.0, source="ws.json")
+        hypotest_workspace(spec, mu=1.0, source="ws.json")
 
 
 def test_failed_fit_raises_inference_error(monkeypatch):
     def broken(self, data, **kwargs):
-        return inference.FitResult(self.lk.init.copy(), float("nan"), False, "ABNORMAL")
+        return FitResult(self.lk.init.copy(), float("nan"), False, "ABNORMAL")
 
-    monkeypatch.setattr(inference._Fitter, "fit", broken)
+    monkeypatch.setattr(Fitter, "fit", broken)
     with pytest.raises(InferenceError, match="not finite"):
-        inference.fit_workspace(two_bin_workspace(), source="w")
+        fit_workspace(two_bin_workspace(), source="w")
 
     def unconverged(self, data, **kwargs):
-        return inference.FitResult(self.lk.init.copy(), 1.0, False, "ABNORMAL_TERMINATION_IN_LNSRCH")
+        return FitResult(self.lk.init.copy(), 1.0, False, "ABNORMAL_TERMINATION_IN_LNSRCH")
 
-    monkeypatch.setattr(inference._Fitter, "fit", unconverged)
+    monkeypatch.setattr(Fitter, "fit", unconverged)
     with pytest.raises(InferenceError, match="did not converge"):
-        inference.hypotest_workspace(two_bin_workspace(), mu=1.0, source="w")
+        hypotest_workspace(two_bin_workspace(), mu=1.0, source="w")
 
 
 def test_bad_options_raise_inference_error():
     with pytest.raises(InferenceError, match="confidence level"):
-        inference.upper_limit_workspace(two_bin_workspace(), cl=1.5)
+        upper_limit_workspace(two_bin_workspace(), cl=1.5)
     with pytest.raises(InferenceError, match="positive"):
-        inference.hypotest_workspace(two_bin_workspace(), mu=-1.0)
+        hypotest_workspace(two_bin_workspace(), mu=-1.0)
 
 
 # ------------------------------------------------------------ fit robustness (fallbacks)
 def _stalling_lbfgsb(monkeypatch, n_failures: int) -> list[str]:
     """Make the first ``n_failures`` L-BFGS-B runs of every fit stop where they started."""
     calls: list[str] = []
-    original = inference._Fitter._lbfgsb
+    original = Fitter._lbfgsb
 
     def stalling(self, data, free, is_fixed, fixed_values, origin):
         calls.append("lbfgsb")
@@ -307,7 +311,7 @@ def _stalling_lbfgsb(monkeypatch, n_failures: int) -> list[str]:
             return self._check(data, pars, free, "ABNORMAL (simulated)")
         return original(self, data, free, is_fixed, fixed_values, origin)
 
-    monkeypatch.setattr(inference._Fitter, "_lbfgsb", stalling)
+    monkeypatch.setattr(Fitter, "_lbfgsb", stalling)
     return calls
 
 
@@ -316,9 +320,9 @@ def test_fit_falls_back_when_lbfgsb_stalls(monkeypatch, n_failures):
     # 1: the warm start stalls -> L-BFGS-B from the initial values; 2: both stall -> SLSQP and an
     # L-BFGS-B polish; 3: the polish stalls too -> SLSQP's own result, if converged
     spec = generated_workspace(6)
-    loaded = inference._load(spec, "w")
+    loaded = load_workspace(spec, "w")
     lk = loaded.likelihood
-    fitter = inference._Fitter(lk, loaded.data, "w")
+    fitter = Fitter(lk, loaded.data, "w")
     reference = fitter.checked_fit(loaded.data, what="reference fit")
     start = lk.init.copy()
     start[lk.poi_index] = 3.0  # a warm start away from the minimum (so a stall is not converged)
@@ -336,9 +340,9 @@ def test_fit_that_no_strategy_converges_raises(monkeypatch):
         pars, _, _ = self._prepare(free, is_fixed, fixed_values, origin)
         return self._check(data, pars, free, "SLSQP (simulated failure)")
 
-    monkeypatch.setattr(inference._Fitter, "_slsqp", stalling_slsqp)
+    monkeypatch.setattr(Fitter, "_slsqp", stalling_slsqp)
     with pytest.raises(InferenceError, match="did not converge .*L-BFGS-B from init.*SLSQP"):
-        inference.fit_workspace(generated_workspace(6), source="w")
+        fit_workspace(generated_workspace(6), source="w")
 
 
 # ------------------------------------------- regression: the demo analysis's own workspace
@@ -369,13 +373,13 @@ DEMO_500_PYHF_MU_STATERROR_SR0_UP = 0.002650744584
 
 
 def test_demo_workspace_upper_limit_matches_pyhf():
-    ours = inference.upper_limit_workspace(DEMO_500, source="demo_zprime_500.json").to_dict()
+    ours = upper_limit_workspace(DEMO_500, source="demo_zprime_500.json").to_dict()
     assert ours["obs"] == pytest.approx(DEMO_500_PYHF_LIMITS["obs"], rel=5e-3)
     np.testing.assert_allclose(ours["exp"], DEMO_500_PYHF_LIMITS["exp"], rtol=5e-3)
 
 
 def test_demo_workspace_fit_and_ranking():
-    summary, ranking = inference.fit_and_rank(DEMO_500, source="demo_zprime_500.json")
+    summary, ranking = fit_and_rank(DEMO_500, source="demo_zprime_500.json")
     result = summary.to_dict()
     assert result["converged"]
     pars = {p["name"]: p for p in result["parameters"]}
@@ -407,7 +411,7 @@ def test_limit_with_poi_fitted_at_its_bound_matches_pyhf_cls():
     must treat a parameter a few ulps inside a bound as on it. pyhf's own hypotest at the limits
     found here must give CLs = 0.05 (observed) and 0.05 (expected median)."""
     spec = json.loads((DATA / "demo_tiny_zprime_3000.json").read_text())
-    limit = inference.upper_limit_workspace(spec).to_dict()
+    limit = upper_limit_workspace(spec).to_dict()
     workspace = pyhf.Workspace(spec)
     model = workspace.model()
     data = workspace.data(model)

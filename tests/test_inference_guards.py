@@ -19,8 +19,13 @@ from scipy.optimize import brentq, minimize_scalar
 from scipy.stats import norm
 from snakehep import cli
 from snakehep.errors import InferenceError
-from snakehep.statistics import inference
+from snakehep.statistics import fits as fitsmod
 from snakehep.statistics import likelihood as lkmod
+from snakehep.statistics import ranking as rankingmod
+from snakehep.statistics.asymptotics import Asymptotics
+from snakehep.statistics.limits import hypotest_workspace, upper_limit_workspace
+from snakehep.statistics.loading import load_workspace
+from snakehep.statistics.optimizer import FitResult, Fitter
 
 DATA = Path(__file__).parent / "data" / "inference"
 ROOT = json.loads((DATA / "root_validation.json").read_text())
@@ -82,8 +87,8 @@ def coupled_profile() -> Profile:
 def test_coupled_histosys_limits_are_not_local_minima(coupled_profile, caplog):
     """The issue's case: obs 1.5158 and expected ... 0.9715 / 1.3331 came from warm-started fits
     stuck in a local minimum (its own hypotest at the +2 sigma limit gave CLs 0.289)."""
-    with caplog.at_level(logging.WARNING, logger="snakehep.statistics.inference"):
-        limit = inference.upper_limit_workspace(COUPLED, source="coupled.json")
+    with caplog.at_level(logging.WARNING, logger="snakehep.statistics.limits"):
+        limit = upper_limit_workspace(COUPLED, source="coupled.json")
     assert "finding this limit again without warm starts" in caplog.text
     assert limit.obs == pytest.approx(COUPLED_PYHF_LIMITS["obs"], rel=2e-4)
     np.testing.assert_allclose(limit.exp[1:], COUPLED_PYHF_LIMITS["exp"][1:], rtol=2e-4)
@@ -97,16 +102,16 @@ def test_coupled_histosys_limits_are_not_local_minima(coupled_profile, caplog):
 
 
 def test_coupled_histosys_hypotest_at_its_limits_gives_the_cl(coupled_profile):
-    limit = inference.upper_limit_workspace(COUPLED)
-    assert inference.hypotest_workspace(COUPLED, mu=limit.obs).cls_obs == pytest.approx(0.05, rel=1e-4)
+    limit = upper_limit_workspace(COUPLED)
+    assert hypotest_workspace(COUPLED, mu=limit.obs).cls_obs == pytest.approx(0.05, rel=1e-4)
     for index, mu in enumerate(limit.exp):
-        assert inference.hypotest_workspace(COUPLED, mu=mu).cls_exp[index] == pytest.approx(0.05, rel=1e-4)
+        assert hypotest_workspace(COUPLED, mu=mu).cls_exp[index] == pytest.approx(0.05, rel=1e-4)
 
 
 def test_coupled_histosys_hypotest_matches_the_brute_force_profile(coupled_profile):
     # mu = 1: the two minima of the Asimov profile are 16.449 (alpha=-0.54) and 18.381 (+0.62)
     for mu in (0.35, 1.0, 1.9):
-        ours = inference.hypotest_workspace(COUPLED, mu=mu)
+        ours = hypotest_workspace(COUPLED, mu=mu)
         np.testing.assert_allclose(ours.cls_exp, coupled_profile.cls_expected(mu), rtol=1e-5)
 
 
@@ -133,7 +138,7 @@ def test_asymmetric_histosys_hypotest_is_the_global_minimum():
     profile = Profile(ASYMMETRIC)
     expected = profile.cls_expected(3.0)
     assert expected[4] == pytest.approx(0.00884, rel=1e-3)
-    ours = inference.hypotest_workspace(ASYMMETRIC, mu=3.0)
+    ours = hypotest_workspace(ASYMMETRIC, mu=3.0)
     np.testing.assert_allclose(ours.cls_exp, expected, rtol=1e-5)
     assert profile.profile(3.0, profile.asimov) == pytest.approx((16.1267, -0.378), abs=1e-3)
 
@@ -141,10 +146,10 @@ def test_asymmetric_histosys_hypotest_is_the_global_minimum():
 def test_fit_guard_keeps_the_lower_of_warm_and_initial_value_minima():
     """A warm start in the wrong basin (alpha = +0.62 at mu = 1 on the Asimov data) is kept
     without the guard and replaced by the initial-value fit's lower minimum with it."""
-    loaded = inference._load(COUPLED, "w")
+    loaded = load_workspace(COUPLED, "w")
     lk = loaded.likelihood
     assert lk.may_be_nonconvex
-    engine = inference._Asymptotics(loaded, "w")
+    engine = Asymptotics(loaded, "w")
     asimov = engine.data["asimov"]
     wrong = np.array([0.62, 1.0])
     unguarded = engine.fitter.fit(asimov, fixed={lk.poi_index: 1.0}, start=wrong)
@@ -220,7 +225,7 @@ def test_partial_settings_fall_back_like_pyhf_on_the_root_reference():
     codes: CLs_obs is ROOT's 0.0797 (the issue: snakehep gave 0.278 with its own fallback)."""
     root = ROOT["cases"]["2bin_2channel_coupledhistosys"]["root"]
     for settings in ({"normsys": {"interpcode": "code1"}}, {}):
-        result = inference.hypotest_workspace(COUPLED, mu=1.0, test_stat="q", modifier_settings=settings)
+        result = hypotest_workspace(COUPLED, mu=1.0, test_stat="q", modifier_settings=settings)
         assert result.cls_obs == pytest.approx(root["obs"], rel=1e-5)
         np.testing.assert_allclose(result.cls_exp, root["exp"], rtol=1e-4)
 
@@ -289,7 +294,7 @@ def test_broken_workspaces_are_errors_naming_channel_or_sample(case, tmp_path, c
     change, message = BROKEN[case]
     spec = _broken(change)
     with pytest.raises(InferenceError, match=rf"ws\.json: {message}"):
-        inference.hypotest_workspace(spec, mu=1.0, source="ws.json")
+        hypotest_workspace(spec, mu=1.0, source="ws.json")
     path = tmp_path / "ws.json"
     path.write_text(json.dumps(spec))
     for command in (["hypotest", str(path)], ["limit", str(path)], ["fit", str(path)]):
@@ -307,9 +312,9 @@ def test_pyhf_refuses_the_extra_bin_too():
 
 def test_non_converged_fit_exits_non_zero_with_its_status(monkeypatch, tmp_path, capsys):
     def unconverged(self, data, **kwargs):
-        return inference.FitResult(self.lk.init.copy(), 1.0, False, "ABNORMAL_TERMINATION_IN_LNSRCH")
+        return FitResult(self.lk.init.copy(), 1.0, False, "ABNORMAL_TERMINATION_IN_LNSRCH")
 
-    monkeypatch.setattr(inference._Fitter, "fit", unconverged)
+    monkeypatch.setattr(Fitter, "fit", unconverged)
     path = tmp_path / "ws.json"
     path.write_text(json.dumps(two_bin()))
     for command in ("hypotest", "limit", "fit", "ranking"):
@@ -339,8 +344,8 @@ def test_measurement_option_selects_pyhf_measurement(tmp_path, capsys, caplog, p
         result = json.loads(capsys.readouterr().out)
         assert result["cls_obs"] == pytest.approx(float(obs), rel=1e-5)
         np.testing.assert_allclose(result["cls_exp"], [float(e) for e in exp], rtol=1e-5)
-    with caplog.at_level(logging.INFO, logger="snakehep.statistics.inference"):
-        default = inference.hypotest_workspace(spec, mu=1.0, source="ws.json")
+    with caplog.at_level(logging.INFO, logger="snakehep.statistics.loading"):
+        default = hypotest_workspace(spec, mu=1.0, source="ws.json")
     assert "2 measurements (meas, tight): using the first, 'meas'" in caplog.text
     assert default.cls_obs == pytest.approx(0.05251497, rel=1e-4)  # pyhf's docs, first measurement
     assert cli.main(["limit", str(path), "--measurement", "nope"]) == 2
@@ -380,13 +385,14 @@ def test_fit_stage_fits_data_once(monkeypatch, tmp_path):
     from snakehep.steps.fit import fit
 
     calls = []
-    original = inference._fit_with_errors
+    original = fitsmod.fit_with_errors
 
     def counting(loaded, *, asimov, source):
         calls.append(asimov)
         return original(loaded, asimov=asimov, source=source)
 
-    monkeypatch.setattr(inference, "_fit_with_errors", counting)
+    monkeypatch.setattr(fitsmod, "fit_with_errors", counting)  # fit_workspace's fit (Asimov)
+    monkeypatch.setattr(rankingmod, "fit_with_errors", counting)  # fit_and_rank's fit (data)
     path = tmp_path / "ws.json"
     path.write_text(json.dumps(two_bin()))
     fit(workspace=path, fit_output=tmp_path / "fit.json", ranking_output=tmp_path / "ranking.json")
@@ -404,12 +410,12 @@ def test_fits_run_with_single_threaded_blas(monkeypatch):
     from threadpoolctl import threadpool_info
 
     seen = []
-    original = inference._Fitter.fit
+    original = Fitter.fit
 
     def recording(self, data, **kwargs):
         seen.extend(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
         return original(self, data, **kwargs)
 
-    monkeypatch.setattr(inference._Fitter, "fit", recording)
-    inference.hypotest_workspace(copy.deepcopy(two_bin()), mu=1.0)
+    monkeypatch.setattr(Fitter, "fit", recording)
+    hypotest_workspace(copy.deepcopy(two_bin()), mu=1.0)
     assert seen and set(seen) == {1}

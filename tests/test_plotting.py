@@ -1,4 +1,4 @@
-"""Tests for snakehep.plotting.plots: numbers drawn, files written atomically, edge cases."""
+"""Tests for snakehep.plotting: numbers drawn, files written atomically, edge cases."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
-from snakehep.plotting import plots as plotting
+from snakehep.plotting import distributions, fits, limits
+from snakehep.statistics.results import FitRecord, LimitSummary, Ranking
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EDGES = [120.0, 200.0, 400.0, 1000.0, 3000.0]
@@ -56,7 +57,7 @@ def by_gid(ax, gid):
 
 
 def test_ratio_with_uncertainty_matches_hand_computation():
-    ratio, error = plotting.ratio_with_uncertainty(
+    ratio, error = distributions.ratio_with_uncertainty(
         np.array([10.0, 4.0, 3.0, 0.0]), np.array([5.0, 8.0, 0.0, 2.0]), np.array([2.0, 1.0, 1.5, 1.0])
     )
     np.testing.assert_allclose(ratio[[0, 1, 3]], [2.0, 0.5, 0.0])
@@ -65,7 +66,7 @@ def test_ratio_with_uncertainty_matches_hand_computation():
 
 
 def test_ratio_with_asymmetric_uncertainty():
-    ratio, error = plotting.ratio_with_uncertainty(
+    ratio, error = distributions.ratio_with_uncertainty(
         np.array([4.0, 1.0]), np.array([2.0, 0.0]), np.array([[1.0, 0.5], [2.0, 1.5]])
     )
     assert error.shape == (2, 2)
@@ -75,11 +76,11 @@ def test_ratio_with_asymmetric_uncertainty():
 
 def test_ratio_rejects_mismatched_shapes():
     with pytest.raises(ValueError):
-        plotting.ratio_with_uncertainty(np.ones(3), np.ones(2), np.ones(3))
+        distributions.ratio_with_uncertainty(np.ones(3), np.ones(2), np.ones(3))
 
 
 def test_poisson_interval_known_values():
-    low, high = plotting.poisson_interval(np.array([0.0, 1.0, 10.0]))
+    low, high = distributions.poisson_interval(np.array([0.0, 1.0, 10.0]))
     # Garwood intervals as tabulated (e.g. PDG, "Poisson" confidence intervals, 68.27% central)
     np.testing.assert_allclose(low, [0.0, 0.173, 6.89], atol=2e-3)
     np.testing.assert_allclose(high, [1.841, 3.300, 14.27], atol=5e-3)
@@ -99,7 +100,7 @@ def stack_inputs():
 def test_plot_stack_draws_sum_and_writes_png(tmp_path):
     stack, data, signals = stack_inputs()
     output = tmp_path / "plots" / "mass.png"
-    fig = plotting.plot_stack(
+    fig = distributions.plot_stack(
         stack=stack, data=data, signals=signals, output=output, xlabel="m [GeV]", luminosity_pb=10000.0,
         labels={"dy": "Drell-Yan"}, colors={"dy": "#5790fc"}, region_label="SR",
     )
@@ -121,7 +122,7 @@ def test_plot_stack_draws_sum_and_writes_png(tmp_path):
     np.testing.assert_allclose(data_line.get_ydata(), data.values())
     ratio_line = by_gid(rax, "ratio")[0]
     np.testing.assert_allclose(ratio_line.get_ydata(), data.values() / total)
-    assert rax.get_ylim() == pytest.approx(plotting.RATIO_LIMITS)
+    assert rax.get_ylim() == pytest.approx(distributions.RATIO_LIMITS)
     # legend: data, then the stack top to bottom
     legend_texts = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend_texts[:3] == ["Data", "ttbar", "Drell-Yan"]
@@ -135,7 +136,7 @@ def test_plot_stack_draws_sum_and_writes_png(tmp_path):
 def test_plot_stack_without_data_log_y_and_pdf(tmp_path):
     stack, _, _ = stack_inputs()
     output = tmp_path / "mass.pdf"
-    fig = plotting.plot_stack(stack=stack, data=None, output=output, xlabel="m", luminosity_pb=1000.0, log_y=True)
+    fig = distributions.plot_stack(stack=stack, data=None, output=output, xlabel="m", luminosity_pb=1000.0, log_y=True)
     ax, rax = fig.axes
     assert ax.get_yscale() == "log"
     assert by_gid(rax, "ratio") == []
@@ -147,7 +148,7 @@ def test_plot_stack_without_data_log_y_and_pdf(tmp_path):
 def test_plot_stack_empty_bins_and_zero_variance(tmp_path):
     zero = weighted_hist([5.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0])
     data = weighted_hist([4.0, 2.0, 0.0, 0.0])
-    fig = plotting.plot_stack(stack={"bkg": zero}, data=data, output=tmp_path / "e.png", xlabel="m",
+    fig = distributions.plot_stack(stack={"bkg": zero}, data=data, output=tmp_path / "e.png", xlabel="m",
                               luminosity_pb=1.0, log_y=True)
     ratio = by_gid(fig.axes[1], "ratio")[0].get_ydata()
     assert ratio[0] == pytest.approx(0.8)
@@ -158,7 +159,7 @@ def test_plot_stack_empty_bins_and_zero_variance(tmp_path):
 def test_plot_stack_explicit_uncertainty(tmp_path):
     stack, data, _ = stack_inputs()
     unc = np.array([1.0, 2.0, 3.0, 4.0])
-    fig = plotting.plot_stack(stack=stack, data=data, output=tmp_path / "p.png", xlabel="m", luminosity_pb=1.0,
+    fig = distributions.plot_stack(stack=stack, data=data, output=tmp_path / "p.png", xlabel="m", luminosity_pb=1.0,
                               uncertainty=unc, uncertainty_label="Post-fit unc.")
     ax = fig.axes[0]
     total = stack["dy"].values() + stack["ttbar"].values()
@@ -170,7 +171,7 @@ def test_plot_stack_rejects_different_binning(tmp_path):
     stack, _, _ = stack_inputs()
     other = hist.Hist(hist.axis.Regular(4, 0, 10), storage=hist.storage.Weight())
     with pytest.raises(ValueError, match="other"):
-        plotting.plot_stack(stack={**stack, "other": other}, data=None, output=tmp_path / "x.png", xlabel="m",
+        distributions.plot_stack(stack={**stack, "other": other}, data=None, output=tmp_path / "x.png", xlabel="m",
                             luminosity_pb=1.0)
     assert not (tmp_path / "x.png").exists()
 
@@ -178,7 +179,7 @@ def test_plot_stack_rejects_different_binning(tmp_path):
 def test_unsupported_suffix(tmp_path):
     stack, _, _ = stack_inputs()
     with pytest.raises(ValueError, match="unsupported"):
-        plotting.plot_stack(stack=stack, data=None, output=tmp_path / "x.jpeg", xlabel="m", luminosity_pb=1.0)
+        distributions.plot_stack(stack=stack, data=None, output=tmp_path / "x.jpeg", xlabel="m", luminosity_pb=1.0)
 
 
 # --------------------------------------------------------------------------- Brazil
@@ -198,7 +199,7 @@ def limit_summary():
 
 def test_plot_brazil(tmp_path):
     output = tmp_path / "brazil.png"
-    fig = plotting.plot_brazil(limit_summary(), output=output, luminosity_pb=10000.0)
+    fig = limits.plot_brazil(LimitSummary.from_dict(limit_summary()), output=output, luminosity_pb=10000.0)
     ax = fig.axes[0]
     observed = by_gid(ax, "observed")[0]
     np.testing.assert_allclose(observed.get_xdata(), [500.0, 1000.0, 1500.0])
@@ -218,10 +219,10 @@ def test_plot_brazil_blinded_and_empty(tmp_path):
     summary = limit_summary()
     for p in summary["points"]:
         p["xsec_limit_fb"]["obs"] = None
-    fig = plotting.plot_brazil(summary, output=tmp_path / "b.png")
+    fig = limits.plot_brazil(LimitSummary.from_dict(summary), output=tmp_path / "b.png")
     assert by_gid(fig.axes[0], "observed") == []
     with pytest.raises(ValueError):
-        plotting.plot_brazil({"points": []}, output=tmp_path / "c.png")
+        limits.plot_brazil(LimitSummary(poi="mu", cl=0.95, points=()), output=tmp_path / "c.png")
 
 
 # --------------------------------------------------------------------------- pulls
@@ -242,9 +243,16 @@ def fit_result(n_staterror=0):
     return {"poi": "mu", "parameters": parameters}
 
 
+def fit_record(n_staterror=0) -> FitRecord:
+    """fit_result() as the record plot_pulls takes; the rest of the fit does not enter the plot."""
+    rest = {"twice_nll": 0.0, "converged": True, "asimov": False, "correlation": [], "yields": {},
+            "asimov_fit": {"twice_nll": 0.0, "parameters": []}}
+    return FitRecord.from_dict({**rest, **fit_result(n_staterror)})
+
+
 def test_plot_pulls_values(tmp_path):
     output = tmp_path / "pulls.png"
-    fig = plotting.plot_pulls(fit_result(n_staterror=3), output=output)
+    fig = fits.plot_pulls(fit_record(n_staterror=3), output=output)
     ax = fig.axes[0]
     pull = by_gid(ax, "pull:muon_sf")[0]
     assert pull.get_xdata()[0] == pytest.approx((1.03 - 1.0) / 0.02)
@@ -259,9 +267,9 @@ def test_plot_pulls_values(tmp_path):
 
 
 def test_plot_pulls_staterror_filtering(tmp_path):
-    fig = plotting.plot_pulls(fit_result(n_staterror=25), output=tmp_path / "p.png")
+    fig = fits.plot_pulls(fit_record(n_staterror=25), output=tmp_path / "p.png")
     assert labels_top_to_bottom(fig.axes[0]) == ["lumi", "muon_sf"]
-    fig = plotting.plot_pulls(fit_result(n_staterror=25), output=tmp_path / "q.png",
+    fig = fits.plot_pulls(fit_record(n_staterror=25), output=tmp_path / "q.png",
                               include=lambda name: name != "lumi")
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert "lumi" not in labels and len(labels) == 26
@@ -281,7 +289,7 @@ def ranking_entries(n):
 
 def test_plot_ranking_order_and_truncation(tmp_path):
     output = tmp_path / "ranking.png"
-    fig = plotting.plot_ranking(ranking_entries(20), output=output, top=5)
+    fig = fits.plot_ranking(Ranking.from_list(ranking_entries(20)), output=output, top=5)
     ax = fig.axes[0]
     assert labels_top_to_bottom(ax) == [f"np_{i}" for i in range(5)]
     bars = [p for p in ax.patches if p.get_gid() == "impact_postfit_up"]
@@ -298,7 +306,7 @@ def test_plot_ranking_order_and_truncation(tmp_path):
 
 
 def test_plot_ranking_short_and_empty(tmp_path):
-    fig = plotting.plot_ranking(ranking_entries(3), output=tmp_path / "r.png")
+    fig = fits.plot_ranking(Ranking.from_list(ranking_entries(3)), output=tmp_path / "r.png")
     assert len([p for p in fig.axes[0].patches if p.get_gid() == "impact_prefit_up"]) == 3
-    plotting.plot_ranking([], output=tmp_path / "empty.png")
+    fits.plot_ranking(Ranking(()), output=tmp_path / "empty.png")
     assert_png(tmp_path / "empty.png")

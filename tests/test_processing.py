@@ -10,7 +10,7 @@ import pytest
 import uproot
 from sample_sums import normalise_sample
 from snakehep.analysis.samples import Sample
-from snakehep.demo.generator import write_nanoaod
+from snakehep.demo.nanoaod import write_nanoaod
 from snakehep.errors import InputFileError
 from snakehep.selection.processing import (
     compile_analysis,

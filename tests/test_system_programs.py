@@ -18,7 +18,7 @@ TESTS = Path(__file__).resolve().parent
 HIDDEN = {"xrootd": "xrootd-server", "slurmctld": "slurmctld", "podman": "podman"}
 # The fixtures that start a service, and the hidden program each needs.
 SERVICE_FIXTURES = {"grid": "xrootd", "slurm": "slurmctld", "images": "podman", "two_runs": "podman"}
-MODULES = ("test_fetch.py", "rules/test_rule_rucio_download.py", "integration/test_cluster.py",
+MODULES = ("test_fetch.py", "rules/test_rucio_download.py", "integration/test_cluster.py",
            "integration/test_images.py")
 DESELECT = "not kubernetes"  # test_cluster's S3 dry run needs no hidden program and takes a while
 

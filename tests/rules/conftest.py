@@ -19,6 +19,9 @@ import numpy as np
 import pytest
 from snakehep.analysis.samples import Sample
 from snakehep.demo import generator as demo
+from snakehep.analysis.samples import load_samples
+from snakehep.steps.context import StepContext
+from snakehep.steps.job import job_arguments, step_module
 from snakehep.steps.select import select_group
 
 WORKFLOW = Path(__file__).resolve().parents[2] / "workflow"
@@ -41,13 +44,21 @@ class RuleRun:
 def rule_command(rule: str, *, params: Mapping, log: Path,
                  inputs: Mapping[str, Sequence] | None = None,
                  outputs: Mapping[str, Sequence] | None = None) -> list[str]:
-    """The command of a rule's shell (common.smk: run_job), with named input and output files."""
-    command = [sys.executable, "-m", "snakehep", "job", rule, "--params", json.dumps(params),
-               "--log", str(log)]
-    for option, files in (("--input", inputs or {}), ("--output", outputs or {})):
-        for name, paths in files.items():
-            command += [option, name, *map(str, paths)]
-    return command
+    """The command of a rule's shell (snakehep.steps.job: the same arguments), with named input
+    and output files."""
+    return [sys.executable, "-m", "snakehep",
+            *job_arguments(rule, params=json.dumps(params), log=str(log), inputs=inputs, outputs=outputs)]
+
+
+def job_params(rule: str, config: Mapping, *, resolve: bool = True, **wildcards: str) -> dict:
+    """The params of one job of ``rule`` as the workflow builds them: its step's params builder
+    (snakehep/steps/RULE.py) on ``config`` (the demo's, edited by the test) and the wildcards;
+    ``resolve=False``: the samples' inputs left unresolved (a glob that matches nothing here)."""
+    samples = load_samples(config, resolve=resolve)
+    context = StepContext(config, samples, workflow_dir=str(WORKFLOW.parent))
+    module = step_module(rule)
+    options = {"step": rule.removeprefix("provenance_")} if module.__name__.endswith("_step") else {}
+    return module.params(context, wildcards, **options)
 
 
 def run_rule(rule: str, *, params: Mapping, tmp_path: Path,

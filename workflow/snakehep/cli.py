@@ -162,18 +162,18 @@ def _statistics_options(args: argparse.Namespace) -> dict:
 
 
 def cmd_hypotest(args: argparse.Namespace) -> None:
-    from snakehep.statistics import inference
+    from snakehep.statistics.limits import hypotest_workspace
 
     spec = io.read_json(args.workspace)
-    result = inference.hypotest_workspace(spec, mu=args.mu, **_statistics_options(args))
+    result = hypotest_workspace(spec, mu=args.mu, **_statistics_options(args))
     _emit_json(result.to_dict(), args.output)
 
 
 def cmd_limit(args: argparse.Namespace) -> None:
-    from snakehep.statistics import inference
+    from snakehep.statistics.limits import upper_limit_workspace
 
     spec = io.read_json(args.workspace)
-    result = inference.upper_limit_workspace(spec, cl=args.cl, **_statistics_options(args))
+    result = upper_limit_workspace(spec, cl=args.cl, **_statistics_options(args))
     _emit_json(result.to_dict(), args.output)
 
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from snakehep.io import read_json
+from snakehep.statistics.results import LimitSummary
 from snakehep.steps.context import StepContext
 from snakehep.steps.job import Job
 
@@ -23,6 +23,6 @@ def run(job: Job) -> None:
 def plot_limits(*, luminosity: float, summary: str | os.PathLike, output: str | os.PathLike) -> None:
     import matplotlib.pyplot as plt
 
-    from snakehep.plotting.plots import plot_brazil
+    from snakehep.plotting.limits import plot_brazil
 
-    plt.close(plot_brazil(read_json(summary), output=output, luminosity_pb=luminosity))
+    plt.close(plot_brazil(LimitSummary.read(summary), output=output, luminosity_pb=luminosity))

@@ -8,12 +8,13 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from snakehep.io import read_json, write_json_atomic
+from snakehep.io import read_json
+from snakehep.statistics.results import FitRecord, NuisanceImpact, Ranking
 from snakehep.steps.context import StepContext
 from snakehep.steps.job import Job
 
 if TYPE_CHECKING:
-    from snakehep.statistics.inference import FitSummary, NuisanceImpact
+    from snakehep.statistics.fits import FitSummary
 
 
 def params(context: StepContext, wildcards: Mapping[str, str]) -> dict[str, Any]:
@@ -43,13 +44,14 @@ def fit_workspace(
     (pyhf's default [0, 10]). The limits keep theirs (q~mu needs mu >= 0). ``rank``: also the
     impacts of the nuisance parameters, from the same fit; else None.
     """
-    from snakehep.statistics import inference
+    from snakehep.statistics.fits import fit_workspace
+    from snakehep.statistics.ranking import fit_and_rank
 
     options = {"asimov": asimov, "source": source, "measurement": measurement,
                "poi_may_be_negative": not keep_poi_bounds}
     if rank:
-        return inference.fit_and_rank(spec, **options)
-    return inference.fit_workspace(spec, **options), None
+        return fit_and_rank(spec, **options)
+    return fit_workspace(spec, **options), None
 
 
 def fit(*, workspace: str | os.PathLike, fit_output: str | os.PathLike,
@@ -59,8 +61,6 @@ def fit(*, workspace: str | os.PathLike, fit_output: str | os.PathLike,
     (:func:`fit_workspace`, as ``snakehep fit``, ``snakehep ranking`` and ``snakehep fit --asimov``)."""
     spec, source = read_json(workspace), str(workspace)
     summary, ranking = fit_workspace(spec, source=source, rank=True)
-    asimov = fit_workspace(spec, source=source, asimov=True)[0].to_dict()
-    result = summary.to_dict()
-    result["asimov_fit"] = {key: asimov[key] for key in ("twice_nll", "parameters")}
-    write_json_atomic(fit_output, result)
-    write_json_atomic(ranking_output, [impact.to_dict() for impact in ranking])
+    asimov = fit_workspace(spec, source=source, asimov=True)[0]
+    FitRecord.of(summary, asimov).write(fit_output)
+    Ranking(tuple(ranking)).write(ranking_output)

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from snakehep.io import read_json
+from snakehep.statistics.results import Binning, FitRecord, Ranking
 from snakehep.steps.context import StepContext
 from snakehep.steps.job import Job
 
@@ -48,17 +48,18 @@ def plot_fit(
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from snakehep.plotting.plots import plot_pulls, plot_ranking, plot_stack
+    from snakehep.plotting.distributions import plot_stack
+    from snakehep.plotting.fits import plot_pulls, plot_ranking
 
-    result = read_json(fit_result)
+    result = FitRecord.read(fit_result)
     plt.close(plot_pulls(result, output=pulls_output))
-    plt.close(plot_ranking(read_json(ranking), output=ranking_output))
-    edges = read_json(binning)["channels"]
+    plt.close(plot_ranking(Ranking.read(ranking), output=ranking_output))
+    edges = Binning.read(binning).channels
     processes = analysis["processes"]
     observable = analysis["inference"]["observable"]
     label = analysis["histograms"][observable]["label"]
     for channel, path in postfit_outputs.items():
-        yields = result["yields"]["postfit"][channel]
+        yields = result.yields["postfit"][channel]
         samples = [name for name in yields if name not in ("total", "data", "total_uncertainty")]
         backgrounds = [name for name in samples if name in processes]
         stack = {name: _yield_hist(edges[channel], yields[name]) for name in backgrounds}

@@ -7,7 +7,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from snakehep.io import read_json, write_json_atomic
+from snakehep.io import read_json
+from snakehep.statistics.results import SignalLimit
 from snakehep.steps.context import StepContext
 from snakehep.steps.job import Job
 
@@ -33,24 +34,10 @@ def signal_limit(
     output: str | os.PathLike
 ) -> None:
     """CLs upper limit on the signal strength of one mass point, also as a sigma x B limit."""
-    from snakehep.statistics import inference
+    from snakehep.statistics.limits import upper_limit_workspace
 
     entry = analysis["samples"][signal]  # its cross section, k-factor and mass
     cl = analysis["inference"].get("cl", 0.95)
-    limit = inference.upper_limit_workspace(read_json(workspace), cl=cl, source=str(workspace))
+    limit = upper_limit_workspace(read_json(workspace), cl=cl, source=str(workspace))
     xsec_fb = entry["xsec"] * entry.get("kfactor", 1.0) * 1000.0
-    write_json_atomic(
-        output,
-        {
-            "signal": signal,
-            "mass": entry.get("mass"),
-            "poi": limit.poi,
-            "cl": cl,
-            "xsec_fb": xsec_fb,
-            "mu": {"obs": limit.obs, "exp": list(limit.exp)},
-            "xsec_limit_fb": {
-                "obs": limit.obs * xsec_fb,
-                "exp": [value * xsec_fb for value in limit.exp],
-            },
-        },
-    )
+    SignalLimit.of(limit, signal=signal, mass=entry.get("mass"), cl=cl, xsec_fb=xsec_fb).write(output)

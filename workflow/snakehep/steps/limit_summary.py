@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from snakehep.io import read_json, write_json_atomic
+from snakehep.statistics.results import LimitSummary, SignalLimit
 from snakehep.steps.context import StepContext
 from snakehep.steps.job import Job
 
@@ -20,13 +20,4 @@ def run(job: Job) -> None:
 
 
 def limit_summary(limit_paths: Sequence[str | os.PathLike], *, output: str | os.PathLike) -> None:
-    points = sorted((read_json(path) for path in limit_paths), key=lambda p: p["mass"])
-    first = points[0]
-    write_json_atomic(output, {
-        "poi": first["poi"],
-        "cl": first["cl"],
-        "points": [
-            {key: point[key] for key in ("signal", "mass", "xsec_fb", "mu", "xsec_limit_fb")}
-            for point in points
-        ],
-    })
+    LimitSummary.of(SignalLimit.read(path) for path in limit_paths).write(output)

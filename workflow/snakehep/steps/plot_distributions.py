@@ -40,7 +40,7 @@ def plot_distributions(
     import matplotlib.pyplot as plt
 
     from snakehep.histograms.store import read_store
-    from snakehep.plotting.plots import plot_stack
+    from snakehep.plotting.distributions import plot_stack
 
     store = read_store(merged)
     wanted = {Path(path) for path in outputs}

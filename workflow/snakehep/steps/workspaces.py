@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from snakehep.statistics.results import Binning
 from snakehep.steps.context import StepContext
 from snakehep.steps.job import Job
 
@@ -45,6 +46,6 @@ def build_workspaces(
     background_only, patchset, binning = workspace.build_workspaces(analysis, read_store(merged))
     write_json_atomic(background_only_output, background_only)
     write_json_atomic(patchset_output, patchset)
-    write_json_atomic(binning_output, binning)
+    Binning.from_dict(binning).write(binning_output)
     for signal, path in signal_outputs.items():
         write_json_atomic(path, workspace.apply_patch(background_only, patchset, signal))

@@ -1,13 +1,11 @@
-"""Rules limit_summary and brazil_plot: the summary lists the mass points in mass order with
-their limits; the Brazil plot is a PNG of the figure's size that changes with the limits."""
+"""Rule limit_summary: the summary lists the mass points in mass order with their limits."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from conftest import png_size, run_rule
-from snakehep.plotting.plots import DPI
+from conftest import run_rule
 
 
 def limit_result(signal: str, mass: float, xsec_fb: float, mu_obs: float, mu_exp: list[float]) -> dict:
@@ -45,22 +43,3 @@ def test_limit_summary_sorts_by_mass_and_keeps_each_limit(tmp_path):
         assert point["xsec_limit_fb"]["obs"] == pytest.approx(point["mu"]["obs"] * point["xsec_fb"])
         assert point["xsec_limit_fb"]["exp"] == pytest.approx(
             [mu * point["xsec_fb"] for mu in point["mu"]["exp"]])
-
-
-def brazil(tmp_path, summary: dict, name: str) -> bytes:
-    (tmp_path / f"{name}.json").write_text(json.dumps(summary))
-    output = tmp_path / f"{name}.png"
-    run_rule("brazil_plot", params={"luminosity": 10000.0}, inputs={"files": [tmp_path / f"{name}.json"]},
-             outputs={"files": [output]}, tmp_path=tmp_path)
-    width, height = png_size(output)
-    # plotting.plot_brazil: figsize (10, 9) inches at DPI, cropped to the drawing (bbox "tight")
-    assert 0.8 * 10 * DPI <= width <= 1.1 * 10 * DPI and 0.8 * 9 * DPI <= height <= 1.1 * 9 * DPI
-    return output.read_bytes()
-
-
-def test_brazil_plot_is_a_png_that_changes_with_the_limits(tmp_path):
-    summary = {"poi": "mu", "cl": 0.95, "points": sorted(POINTS, key=lambda p: p["mass"])}
-    stronger = json.loads(json.dumps(summary))
-    for point in stronger["points"]:
-        point["xsec_limit_fb"]["obs"] /= 2
-    assert brazil(tmp_path, summary, "a") != brazil(tmp_path, stronger, "b")

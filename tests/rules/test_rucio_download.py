@@ -7,22 +7,25 @@ from __future__ import annotations
 import copy
 
 import pytest
-from conftest import run_rule
-from snakehep.grid import fetch
+from conftest import job_params, run_rule
 
 TTBAR = "mc23:ttbar/TTTo2L2Nu-v12.NANOAOD_part0.root"
 
 
-def download_target(tmp_path, did: str) -> dict:
-    """The params of one job (common.smk: download_target), as the workflow resolves them."""
+def download_target(tmp_path, config: dict, did: str) -> dict:
+    """The params of the job that downloads ``did``, from the step's builder on the demo's config
+    whose ttbar sample reads the DID (resolved through the grid's Rucio, as the workflow does)."""
+    config = copy.deepcopy(config)
     scope, name = did.split(":", 1)
-    (file,) = fetch.resolve(fetch.Did(scope, name), cache_dir=tmp_path / "dids")
-    path = fetch.download_path(str(tmp_path / "rucio"), file.did)
-    return fetch.Download(path, file, fetch.GridSettings(rse="SITE_POSIX", retries=0)).as_dict()
+    config["samples"]["ttbar"]["inputs"] = [f"rucio://{scope}/{name}"]
+    config["rucio"] = {"rse": "SITE_POSIX", "retries": 0, "download_dir": str(tmp_path / "rucio"),
+                       "cache_dir": str(tmp_path / "dids")}
+    wildcards = {"download_dir": str(tmp_path / "rucio"), "scope": scope, "name": name}
+    return job_params("rucio_download", config, **wildcards)["target"]
 
 
-def test_download_gives_the_uploaded_bytes(grid, tmp_path):
-    target = download_target(tmp_path, TTBAR)
+def test_download_gives_the_uploaded_bytes(grid, default_config, tmp_path):
+    target = download_target(tmp_path, default_config, TTBAR)
     run_rule("rucio_download", params={"target": target}, outputs={"files": [target["path"]]},
              tmp_path=tmp_path)
     path = tmp_path / "rucio" / "mc23" / "ttbar" / "TTTo2L2Nu-v12.NANOAOD_part0.root"
@@ -32,8 +35,8 @@ def test_download_gives_the_uploaded_bytes(grid, tmp_path):
 
 
 @pytest.mark.parametrize("field", ["bytes", "adler32"])
-def test_a_wrong_catalogue_entry_fails_and_leaves_no_file(grid, tmp_path, field):
-    target = copy.deepcopy(download_target(tmp_path, TTBAR))
+def test_a_wrong_catalogue_entry_fails_and_leaves_no_file(grid, default_config, tmp_path, field):
+    target = copy.deepcopy(download_target(tmp_path, default_config, TTBAR))
     target["file"][field] = target["file"]["bytes"] + 1 if field == "bytes" else "00000001"
     run = run_rule("rucio_download", params={"target": target}, outputs={"files": [target["path"]]},
                    tmp_path=tmp_path, check=False)

@@ -3,22 +3,21 @@ size, each drawn from its own region's histograms."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
-from conftest import png_size, run_rule
+from conftest import job_params, png_size, run_rule
 from snakehep.histograms.store import Bins, HistogramStore, write_store
-from snakehep.plotting.plots import DPI
+from snakehep.plotting.style import DPI
 
 EDGES = np.array([150.0, 200.0, 300.0, 500.0, 1000.0])
-SETTINGS = {  # common.smk: plot_settings for the observable mll
-    "processes": {"data": {"kind": "data", "label": "Data"},
-                  "dy": {"kind": "background", "label": "DY", "color": "#5790fc"},
-                  "ttbar": {"kind": "background", "label": "ttbar", "color": "#f89c20"},
-                  "zprime": {"kind": "signal", "label": "Z'", "color": "#e42536"}},
-    "plots": {"signals": ["zprime_1000"]},
-    "luminosity": 10000.0,
-    "histograms": {"mll": {"expr": "mll", "label": "m [GeV]", "edges": EDGES.tolist(), "log_y": True}},
-    "samples": {"zprime_1000": {"process": "zprime", "mass": 1000}},
-}
+
+
+def settings(config: dict) -> dict:
+    """The params of the job of mll: the step's builder on the demo's config, mll binned as here."""
+    config = copy.deepcopy(config)
+    config["histograms"]["mll"] = {"expr": "mll", "label": "m [GeV]", "edges": EDGES.tolist(), "log_y": True}
+    return job_params("plot_distributions", config, observable="mll")["settings"]
 
 
 def merged(path) -> None:
@@ -31,10 +30,10 @@ def merged(path) -> None:
     write_store(path, store)
 
 
-def test_one_plot_per_region_of_the_figure_size(tmp_path):
+def test_one_plot_per_region_of_the_figure_size(default_config, tmp_path):
     merged(tmp_path / "merged.root")
     outputs = [tmp_path / "plots" / f"{region}_mll.png" for region in ("SR", "CR")]
-    run_rule("plot_distributions", params={"settings": SETTINGS},
+    run_rule("plot_distributions", params={"settings": settings(default_config)},
              inputs={"files": [tmp_path / "merged.root"]}, outputs={"files": outputs},
              tmp_path=tmp_path)
     for path in outputs:  # plotting.plot_stack: figsize (10, 10) at DPI, cropped to the drawing

@@ -3,11 +3,12 @@ plotting code's figures have (a row per nuisance parameter), from a fit made by 
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
-from conftest import png_size, run_rule
-from snakehep.plotting.plots import DPI
+from conftest import job_params, png_size, run_rule
+from snakehep.plotting.style import DPI
 from snakehep.steps.fit import fit
 
 EDGES = {"SR": [150.0, 400.0, 1000.0], "CR": [150.0, 300.0, 600.0]}
@@ -15,14 +16,14 @@ YIELDS = {  # per channel: signal, dy, ttbar, data
     "SR": ([3.0, 6.0], [80.0, 12.0], [10.0, 2.0], [95.0, 19.0]),
     "CR": ([0.1, 0.2], [5.0, 1.0], [60.0, 15.0], [70.0, 14.0]),
 }
-SETTINGS = {  # common.smk: fit_plot_settings
-    "processes": {"dy": {"kind": "background", "label": "DY", "color": "#5790fc"},
-                  "ttbar": {"kind": "background", "label": "ttbar", "color": "#f89c20"},
-                  "zprime": {"kind": "signal", "label": "Z'"}},
-    "luminosity": 10000.0,
-    "inference": {"observable": "mll", "fit_signal": "zprime_1000"},
-    "histograms": {"mll": {"label": "m [GeV]"}},
-}
+
+
+def fit_plot_params(config: dict) -> dict:
+    """The step's params builder on the demo's config, with this test's channels and mll label."""
+    config = copy.deepcopy(config)
+    config["inference"].update(channels=list(YIELDS), fit_signal="zprime_1000")
+    config["histograms"]["mll"]["label"] = "m [GeV]"
+    return job_params("fit_plots", config)
 
 
 def workspace() -> dict:
@@ -54,10 +55,10 @@ def fit_files(tmp_path_factory) -> dict:
     return {name: directory / f"{name}.json" for name in ("fit", "ranking", "binning")}
 
 
-def test_fit_plots_are_pngs_of_their_figure_sizes(fit_files, tmp_path):
+def test_fit_plots_are_pngs_of_their_figure_sizes(fit_files, default_config, tmp_path):
     outputs = {"pulls": [tmp_path / "pulls.png"], "ranking": [tmp_path / "ranking.png"],
                "postfit": [tmp_path / f"postfit_{c}.png" for c in YIELDS]}
-    run_rule("fit_plots", params={"settings": SETTINGS, "channels": list(YIELDS)},
+    run_rule("fit_plots", params=fit_plot_params(default_config),
              inputs={name: [path] for name, path in fit_files.items()}, outputs=outputs,
              tmp_path=tmp_path)
 

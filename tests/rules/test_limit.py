@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pyhf
 import pytest
-from conftest import run_rule
+from conftest import job_params, run_rule
 
 BACKGROUND, SIGNAL, OBSERVED = [50.0, 20.0], [5.0, 10.0], [52.0, 21.0]
 XSEC, KFACTOR = 0.12, 1.3  # pb
@@ -28,29 +29,27 @@ def workspace() -> dict:
     }
 
 
-def limit_settings(inputs: list[str]) -> dict:
-    """common.smk: limit_settings, the signal's whole config entry (its inputs included)."""
-    return {
-        "inference": {"observable": "mll", "channels": ["SR"], "poi": "mu", "cl": 0.95},
-        "processes": {"zprime": {"kind": "signal", "label": "Z'"}},
-        "samples": {"zprime_1000": {"process": "zprime", "mass": 1000, "xsec": XSEC,
-                                    "kfactor": KFACTOR, "inputs": inputs}},
-    }
+def limit_params(config: dict, inputs: list[str]) -> dict:
+    """The step's params builder on the demo's config, the signal's cross section and k-factor
+    set here: the params carry its whole config entry, its inputs included."""
+    config = copy.deepcopy(config)
+    config["samples"]["zprime_1000"].update(xsec=XSEC, kfactor=KFACTOR, inputs=inputs)
+    return job_params("limit", config, resolve=False, signal="zprime_1000")
 
 
-def run_limit(tmp_path, inputs: list[str]) -> dict:
+def run_limit(tmp_path, config: dict, inputs: list[str]) -> dict:
     (tmp_path / "zprime_1000.json").write_text(json.dumps(workspace()))
     output = tmp_path / "limit.json"
-    run_rule("limit", params={"settings": limit_settings(inputs), "signal": "zprime_1000"},
+    run_rule("limit", params=limit_params(config, inputs),
              inputs={"files": [tmp_path / "zprime_1000.json"]}, outputs={"files": [output]},
              tmp_path=tmp_path)
     return json.loads(output.read_text())
 
 
-def test_limit_is_where_pyhf_gives_cls_of_five_percent(tmp_path):
+def test_limit_is_where_pyhf_gives_cls_of_five_percent(default_config, tmp_path):
     """The signal's inputs were resolved when the workflow started; the job runs where they may
     not be (a container, REANA): a glob that matches nothing here must not matter."""
-    limit = run_limit(tmp_path, ["resources/demo/zprime_1000/*.root"])
+    limit = run_limit(tmp_path, default_config, ["resources/demo/zprime_1000/*.root"])
 
     model = pyhf.Workspace(workspace()).model()
     data = OBSERVED + model.config.auxdata

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from conftest import WORKFLOW, rule_command, run_rule
 from snakehep.rulelog import rule_logging
-from snakehep.steps.job import RULES
-from test_rule_provenance_steps import STEPS
+from snakehep.steps.job import RULES, STEPS
+from test_provenance_step import STEPS as IMAGE_STEPS
 
 HERE = Path(__file__).parent
 
@@ -38,10 +38,18 @@ def test_a_failing_job_exits_non_zero_and_logs_the_error(tmp_path):
     assert not (tmp_path / "h.root").exists()
 
 
-def test_every_rule_has_a_test():
-    """Each rule is run by name in some test_rule_*.py (the step records: one per STEPS)."""
-    called = {f"provenance_{step}" for step in STEPS}
-    for path in HERE.glob("test_rule_*.py"):
+def test_every_rule_has_its_rule_file_step_module_and_test():
+    """One key per step: rule R is workflow/rules/R.smk, workflow/snakehep/steps/R.py and
+    tests/rules/test_R.py, and that test runs R by name (provenance_step: one rule per image)."""
+    for key in STEPS:
+        assert (WORKFLOW / "rules" / f"{key}.smk").is_file(), key
+        assert (WORKFLOW / "snakehep" / "steps" / f"{key}.py").is_file(), key
+        test = HERE / f"test_{key}.py"
+        assert test.is_file(), key
+        if key != "provenance_step":
+            assert re.search(rf'(run_rule|job_params)\(\s*"{key}"', test.read_text()), key
+    called = {f"provenance_{step}" for step in IMAGE_STEPS}
+    for path in HERE.glob("test_*.py"):
         called |= set(re.findall(r'run_rule\(\s*"([a-z_]+)"', path.read_text()))
     assert set(RULES) <= called, sorted(set(RULES) - called)
 
@@ -52,7 +60,7 @@ def logged(log_text: str) -> list[tuple[str, str]]:
 
 
 def fit_command(tmp_path: Path, *options: str) -> list[str]:
-    from test_rule_fit import workspace
+    from test_fit import workspace
 
     normsys = {"name": "xsec_dy", "type": "normsys", "data": {"hi": 1.1, "lo": 0.9}}
     (tmp_path / "ws.json").write_text(json.dumps(workspace([128.0, 47.0], [normsys])))
@@ -67,7 +75,7 @@ def test_a_job_log_holds_snakehep_messages_not_other_libraries_info(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(WORKFLOW)}
     subprocess.run(fit_command(tmp_path), cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
     messages = logged((tmp_path / "fit.log").read_text())
-    assert ("snakehep.statistics.inference", "INFO") in messages
+    assert ("snakehep.statistics.fits", "INFO") in messages
     assert all(name.startswith("snakehep") for name, level in messages if level in ("INFO", "DEBUG")), messages
     assert "adding modifier" not in (tmp_path / "fit.log").read_text()
 
@@ -75,7 +83,7 @@ def test_a_job_log_holds_snakehep_messages_not_other_libraries_info(tmp_path):
                    timeout=300)
     verbose = (tmp_path / "fit.log").read_text()
     assert ("pyhf.pdf", "INFO") in logged(verbose) and "adding modifier xsec_dy" in verbose
-    assert ("snakehep.statistics.inference", "INFO") in logged(verbose)
+    assert ("snakehep.statistics.fits", "INFO") in logged(verbose)
 
 
 def test_rule_logging_keeps_other_libraries_warnings(tmp_path):

@@ -9,8 +9,7 @@ import math
 import numpy as np
 import pytest
 import uproot
-from conftest import EVENTS_PER_FILE, LUMINOSITY, run_rule
-from snakehep.demo.settings import generation_settings
+from conftest import EVENTS_PER_FILE, LUMINOSITY, job_params, run_rule
 
 # read by config/config.yaml's objects, cuts and histograms (and muon_scale, the shape variation)
 SELECTION_BRANCHES = {
@@ -21,7 +20,7 @@ SELECTION_BRANCHES = {
 
 def generate(tmp_path, config, sample: str):
     output = tmp_path / "resources" / "demo" / sample / "part0.root"
-    params = {"settings": generation_settings(config, sample), "sample": sample, "part": "0"}
+    params = job_params("demo_sample", config, sample=sample, part="0")
     run_rule("demo_sample", params=params, outputs={"files": [output]}, tmp_path=tmp_path)
     return uproot.open(output)
 

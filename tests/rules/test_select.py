@@ -3,13 +3,13 @@ uproot and numpy."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
 import pytest
 import uproot
-from conftest import SELECTION, read_partial, run_rule
-from snakehep.analysis.samples import Sample
+from conftest import SELECTION, job_params, read_partial, run_rule
 
 
 def flow_histogram(values, weights, edges) -> tuple[np.ndarray, np.ndarray]:
@@ -43,17 +43,22 @@ def expected_selection(path) -> dict:
             "genweight_total": math.fsum(weight)}
 
 
-def select_params(sample: str, inputs: list[str], kind: str = "background") -> dict:
-    """The params of a select job (common.smk: SELECTION_SETTINGS, selection_sample, group_sources)."""
-    return {"analysis": SELECTION,
-            "sample": Sample(sample, sample, kind, tuple(inputs)).selection_params(),
-            "inputs": inputs}
+def select_params(config: dict, sample: str, inputs: list[str]) -> dict:
+    """The params of a select job, from the step's builder on the demo's config with SELECTION
+    for its selection and histograms (no scale factors or variations: the weight is genWeight),
+    the sample's inputs set to ``inputs``, all in one job."""
+    config = {**copy.deepcopy(config), **copy.deepcopy(SELECTION)}
+    config.pop("scale_factors", None)
+    config.pop("variations", None)
+    config["samples"][sample]["inputs"] = inputs
+    config["batch"] = {**config.get("batch", {}), "files_per_job": len(inputs)}
+    return job_params("select", config, sample=sample, group="0")
 
 
-def test_select_cutflow_and_histograms_equal_a_count_by_hand(demo_files, tmp_path):
+def test_select_cutflow_and_histograms_equal_a_count_by_hand(demo_files, small_config, tmp_path):
     files = [demo_files["dy_m120to400/part0"], demo_files["dy_m120to400/part1"]]
     output = tmp_path / "group0.npz"
-    run_rule("select", params=select_params("dy_m120to400", [str(f) for f in files]),
+    run_rule("select", params=select_params(small_config, "dy_m120to400", [str(f) for f in files]),
              inputs={"files": files}, outputs={"files": [output]}, tmp_path=tmp_path)
 
     got = read_partial(output)
@@ -76,10 +81,10 @@ def test_select_cutflow_and_histograms_equal_a_count_by_hand(demo_files, tmp_pat
         assert variances == pytest.approx(sum(e["histograms"][key][1] for e in expected), rel=1e-12), key
 
 
-def test_select_on_data_counts_events_with_unit_weight(demo_files, tmp_path):
+def test_select_on_data_counts_events_with_unit_weight(demo_files, small_config, tmp_path):
     path = demo_files["data/part0"]
     output = tmp_path / "data.npz"
-    run_rule("select", params=select_params("data", [str(path)], kind="data"),
+    run_rule("select", params=select_params(small_config, "data", [str(path)]),
              inputs={"files": [path]}, outputs={"files": [output]}, tmp_path=tmp_path)
 
     with uproot.open(path) as file:
