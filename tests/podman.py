@@ -81,7 +81,10 @@ def run(image_ref: str, *command: str, workdir: Path | None = None) -> subproces
     """``command`` in a fresh container of ``image_ref``, as the image's own user, without network;
     ``workdir`` (which that user must be able to write) mounted at /work and made current."""
     mount = ["--volume", f"{workdir}:/work", "--workdir", "/work"] if workdir else []
-    return podman("run", "--rm", "--network", "none", *mount, image_ref, *command, check=False)
+    # OpenBLAS's choice of kernel (OPENBLAS_CORETYPE, set on some machines) changes the last bits
+    # of a fit: the container gets this environment's, so that both run the same arithmetic
+    blas = [f"--env={name}" for name in sorted(os.environ) if name.startswith("OPENBLAS_")]
+    return podman("run", "--rm", "--network", "none", *mount, *blas, image_ref, *command, check=False)
 
 
 def inspect(image_ref: str) -> dict:

@@ -33,18 +33,44 @@ def commit_all(directory: Path, message: str) -> None:
     git("commit", "-q", "-m", message, cwd=directory)
 
 
-def template_copy(directory: Path) -> Path:
-    """A git repository holding this repository's files as they stand (tracked and new, not
-    ignored; links kept), in one commit: what a clean clone would give once they are committed."""
+def copy_working_tree(directory: Path) -> None:
+    """This repository's files as they stand (tracked and new, not ignored; links kept), copied
+    into ``directory``."""
     listed = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO)
     for path in filter(None, listed.split("\0")):
         source = REPO / path
         if source.exists():
             (directory / path).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, directory / path, follow_symlinks=False)
+
+
+def template_copy(directory: Path) -> Path:
+    """A git repository holding this repository's files as they stand (tracked and new, not
+    ignored; links kept), in one commit: what a clean clone would give once they are committed."""
+    copy_working_tree(directory)
     git("init", "-q", cwd=directory)
     commit_all(directory, "the template")
     return directory
+
+
+def template_at(directory: Path, commit: str) -> Path:
+    """A git repository holding this repository's files as ``commit`` has them, in one commit
+    (``git archive``: without the history before it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "archive", "--format=tar", commit], cwd=REPO,
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(directory)], input=archive, check=True)
+    git("init", "-q", cwd=directory)
+    commit_all(directory, f"the template at {commit}")
+    return directory
+
+
+def update_to_working_tree(template: Path) -> None:
+    """The next revision of a template repository (:func:`template_at`): this repository's files
+    as they stand, as in :func:`template_copy` (files gone since are removed), committed."""
+    git("rm", "-rq", "--", ".", cwd=template)
+    copy_working_tree(template)
+    commit_all(template, "the template as it stands")
 
 
 def cookiecutter_config(directory: Path) -> Path:

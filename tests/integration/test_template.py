@@ -204,3 +204,62 @@ def test_cruft_update_brings_a_template_change_and_keeps_the_analysis_edits(tmp_
 def test_the_manifest_decides_which_tracked_files_an_analysis_gets(path, keep_demo, expected):
     rules = snakehep_template.read_manifest()
     assert snakehep_template.copied(path, rules, keep_demo=keep_demo) is expected
+
+
+# ------------------------------------------------------------------------------ across the layout move
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+
+from template_project import template_at, update_to_working_tree  # noqa: E402
+
+# The last commit before the layout move of issue 17 (one key per step: steps/, one rule file
+# and one step module per rule; stages.py, jobs.py and rules/limits.smk gone).
+BEFORE_THE_MOVE = "4eeea9a"
+# The analysis's own tests that run in seconds: the rules' tests, the jobs' contract, the
+# package's boundaries.
+OWN_FAST_TESTS = ("tests/rules", "tests/test_rules.py", "tests/test_layout.py")
+
+
+def in_analysis(project: Path, *command: str, timeout: float = 300) -> str:
+    """A command run in the analysis with its own copy of the core first on the path."""
+    result = subprocess.run([sys.executable, *command], cwd=project, capture_output=True, text=True,
+                            timeout=timeout, check=False,
+                            env={**os.environ, "PYTHONPATH": str(project / "workflow")})
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"{' '.join(command)} failed in {project}:\n{output[-6000:]}"
+    return output
+
+
+def test_cruft_update_carries_an_analysis_across_the_layout_move(tmp_path):
+    """An analysis generated before the move takes it with `cruft update`: no rejected hunk, its
+    files those of an analysis generated after the move but its own config edit, and it dry-runs
+    and passes its own fast tests."""
+    template = template_at(tmp_path / "template", BEFORE_THE_MOVE)
+    cruft("create", str(template), "--no-input", "--output-dir", str(tmp_path / "out"),
+          "--extra-context", '{"analysis_name": "Moved Later"}', cwd=tmp_path)
+    project = tmp_path / "out" / "moved-later"
+    assert (project / "workflow" / "snakehep" / "stages.py").is_file()  # the old layout
+    git("init", "-q", cwd=project)
+    commit_all(project, "generated")
+    config = project / "config" / "config.yaml"
+    config.write_text(config.read_text().replace("\nluminosity: 10000.0", "\nluminosity: 2345.0"))
+    commit_all(project, "the analysis's own luminosity")
+
+    update_to_working_tree(template)
+    cruft("update", "-y", cwd=project)
+
+    assert not list(project.rglob("*.rej"))
+    for moved in ("workflow/rules/select.smk", "workflow/snakehep/steps/select.py"):
+        assert (project / moved).is_file(), moved
+    for gone in ("workflow/snakehep/stages.py", "workflow/snakehep/jobs.py", "workflow/rules/limits.smk"):
+        assert not (project / gone).exists(), gone
+    assert yaml.safe_load(config.read_text())["luminosity"] == 2345.0
+    fresh = generate(template, tmp_path / "fresh", analysis_name="Moved Later")
+    differing = [path for path in different_files(project, fresh)
+                 if not path.startswith(".git/") and path != ".cruft.json"]
+    assert differing == ["config/config.yaml"]  # nothing of the old layout left behind
+    assert "This was a dry-run" in in_analysis(project, "-m", "snakemake", "-n", "--cores", "1")
+    assert str(project) in in_analysis(project, "-c", "import snakehep; print(snakehep.__file__)")
+    output = in_analysis(project, "-m", "pytest", "-q", "-p", "no:cacheprovider", *OWN_FAST_TESTS)
+    assert re.search(r"\d+ passed", output) and "failed" not in output

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from snakehep.analysis.samples import Sample
+from snakehep.analysis.samples import Sample, load_samples
 from snakehep.demo import generator as demo
-from snakehep.analysis.samples import load_samples
 from snakehep.steps.context import StepContext
 from snakehep.steps.job import job_arguments, step_module
 from snakehep.steps.select import select_group

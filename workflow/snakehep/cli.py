@@ -1,4 +1,4 @@
-"""The ``snakehep`` command line: one subcommand per stage.
+"""The ``snakehep`` command line: one subcommand per step.
 
 Heavy modules are imported inside the command functions so that ``snakehep --help`` stays fast.
 """

@@ -28,6 +28,8 @@ from snakehep.io import atomic_path
 log = logging.getLogger(__name__)
 
 Key = tuple[str, ...]
+# The variation of the histograms without any systematic shift.
+NOMINAL = "nominal"
 
 
 class Binned(Protocol):

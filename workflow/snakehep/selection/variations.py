@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 
 from snakehep.errors import ExpressionError
+from snakehep.histograms.store import NOMINAL
 from snakehep.selection.cuts import Scope
 from snakehep.selection.expressions import Expression
 from snakehep.selection.semantics import Kernel
 
-NOMINAL = "nominal"
 DIRECTIONS = ("up", "down")
 
 

@@ -23,14 +23,25 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from snakehep.errors import InputFileError
 from snakehep.io import read_json, write_json_atomic
 
-if TYPE_CHECKING:
-    from snakehep.statistics.fits import FitSummary
-    from snakehep.statistics.limits import UpperLimit
+
+class UpperLimitLike(Protocol):
+    """What a limit record is made of (:class:`snakehep.statistics.limits.UpperLimit`)."""
+
+    poi: str
+    obs: float
+    exp: tuple[float, ...]
+
+
+class FitSummaryLike(Protocol):
+    """What a fit record is made of (:class:`snakehep.statistics.fits.FitSummary`)."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
 
 PathLike = str | os.PathLike
 
@@ -132,7 +143,7 @@ class SignalLimit:
     xsec_limit_fb: LimitBand
 
     @classmethod
-    def of(cls, limit: UpperLimit, *, signal: str, mass: float | None, cl: float, xsec_fb: float) -> SignalLimit:
+    def of(cls, limit: UpperLimitLike, *, signal: str, mass: float | None, cl: float, xsec_fb: float) -> SignalLimit:
         """The record of ``limit`` (a :class:`snakehep.statistics.limits.UpperLimit`)."""
         mu = LimitBand(limit.obs, tuple(limit.exp))
         return cls(signal, mass, limit.poi, cl, xsec_fb, mu, mu.scaled(xsec_fb))
@@ -257,7 +268,7 @@ class FitRecord:
     asimov_fit: AsimovFit
 
     @classmethod
-    def of(cls, fit: FitSummary, asimov: FitSummary) -> FitRecord:
+    def of(cls, fit: FitSummaryLike, asimov: FitSummaryLike) -> FitRecord:
         """The record of a fit to data and a fit to the Asimov data (:class:`FitSummary`)."""
         data = fit.to_dict()
         asimov_fit = asimov.to_dict()

@@ -20,11 +20,10 @@ import pyhf
 
 from snakehep.analysis.samples import Sample, load_samples
 from snakehep.errors import ConfigError
-from snakehep.histograms.store import Bins, HistogramStore
+from snakehep.histograms.store import NOMINAL, Bins, HistogramStore
 
 log = logging.getLogger(__name__)
 
-NOMINAL = "nominal"
 UNPUBLISHED = "ins0000000"  # placeholder HEPData record until the analysis is published
 MINIMUM_YIELD = 1e-6  # pyhf needs positive expectations; negative-weight bins are clipped to this
 
