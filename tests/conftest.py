@@ -23,7 +23,14 @@ from snakehep.analysis.config import validate
 
 REPO = Path(__file__).resolve().parents[1]
 COFFEA_SDIST = "coffea==2026.9.0"
-NANOAOD_FILES = ("nano_dy.root", "nano_tt_v12.root", "nano_dimuon.root")
+# Real files of coffea's tests/samples (BSD-3): CMS NanoAOD (TTree and RNTuple), ATLAS PHYSLITE,
+# the 2017 golden JSON and correctionlib files
+NANOAOD_FILES = (
+    "nano_dy.root", "nano_tt_v12.root", "nano_dimuon.root", "nano_dy_rntuple.root",
+    "nano_dimuon_rntuple.root", "PHYSLITE_example.root",
+    "Cert_294927-306462_13TeV_EOY2017ReReco_Collisions17_JSON.txt", "testSF2d.corr.json.gz",
+    "testpu.pileup.json", "jet_jerc_Summer22_V3.json.gz",
+)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

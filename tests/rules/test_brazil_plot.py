@@ -15,7 +15,7 @@ def brazil(tmp_path, config: dict, summary: dict, name: str) -> bytes:
     run_rule("brazil_plot", params=job_params("brazil_plot", config), inputs={"files": [tmp_path / f"{name}.json"]},
              outputs={"files": [output]}, tmp_path=tmp_path)
     width, height = png_size(output)
-    # plotting.plot_brazil: figsize (10, 9) inches at DPI, cropped to the drawing (bbox "tight")
+    # plotting/limits.py, plot_brazil: figsize (10, 9) inches at DPI, cropped to the drawing (bbox "tight")
     assert 0.8 * 10 * DPI <= width <= 1.1 * 10 * DPI and 0.8 * 9 * DPI <= height <= 1.1 * 9 * DPI
     return output.read_bytes()
 

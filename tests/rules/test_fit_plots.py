@@ -66,7 +66,7 @@ def test_fit_plots_are_pngs_of_their_figure_sizes(fit_files, default_config, tmp
     constrained = [p for p in result["parameters"] if p["constrained"]]
     ranked = json.loads(fit_files["ranking"].read_text())
     assert len(constrained) == len(ranked) == 5  # xsec_dy and 2 channels x 2 bins of staterror
-    # plotting.py: pulls (12, max(5, 0.45 n + 2.5)), ranking (10, max(5, 0.5 n + 3)) and its
+    # plotting/fits.py, distributions.py: pulls (12, max(5, 0.45 n + 2.5)), ranking (10, max(5, 0.5 n + 3)) and its
     # legend below (up to 2 inches more), stack (10, 10) inches at DPI, cropped to the drawing
     sizes = {"pulls": (12, max(5.0, 0.45 * 5 + 2.5), 0), "ranking": (10, max(5.0, 0.5 * 5 + 3), 2),
              "postfit": (10, 10, 0)}

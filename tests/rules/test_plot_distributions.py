@@ -36,7 +36,7 @@ def test_one_plot_per_region_of_the_figure_size(default_config, tmp_path):
     run_rule("plot_distributions", params={"settings": settings(default_config)},
              inputs={"files": [tmp_path / "merged.root"]}, outputs={"files": outputs},
              tmp_path=tmp_path)
-    for path in outputs:  # plotting.plot_stack: figsize (10, 10) at DPI, cropped to the drawing
+    for path in outputs:  # plotting/distributions.py, plot_stack: figsize (10, 10) at DPI, cropped to the drawing
         width, height = png_size(path)
         assert 0.8 * 10 * DPI <= width <= 1.1 * 10 * DPI and 0.8 * 10 * DPI <= height <= 1.1 * 10 * DPI
     assert outputs[0].read_bytes() != outputs[1].read_bytes()

@@ -4,12 +4,14 @@ uproot and numpy."""
 from __future__ import annotations
 
 import copy
+import json
 import math
 
 import numpy as np
 import pytest
 import uproot
 from conftest import SELECTION, job_params, read_partial, run_rule
+from snakehep.analysis.samples import load_samples
 
 
 def flow_histogram(values, weights, edges) -> tuple[np.ndarray, np.ndarray]:
@@ -96,3 +98,35 @@ def test_select_on_data_counts_events_with_unit_weight(demo_files, small_config,
     assert list(got["weighted"]) == [float(n) for n in raw]
     counts, _ = np.histogram(n_muons[n_muons == 1], bins=[0.5, 1.5, 2.5, 3.5])
     assert list(got["histograms"][("single", "n_muons", "nominal")][0][1:-1]) == list(counts)
+
+
+def test_select_with_a_lumi_mask_reads_the_golden_json_of_its_inputs(small_config, nanoaod_files, tmp_path):
+    """A data sample with samples.data.lumi_mask: the golden JSON is the job's last input (the
+    file snakemake gives, not the path of the config), its cutflow has the line certified, and
+    so has a simulation sample's job; a config without lumi_mask has neither key in its params."""
+    from snakehep.steps import select
+    from snakehep.steps.context import StepContext
+
+    path = nanoaod_files["nano_dimuon.root"]  # run 315267, luminosity block 205, 40 events
+    plain = select_params(small_config, "data", [str(path)])
+    assert "certified_step" not in plain["analysis"] and "lumi_mask" not in plain["sample"]
+    config = copy.deepcopy(small_config)
+    config["samples"]["data"]["lumi_mask"] = "data/golden.json"  # not there: the job reads its input
+    params = select_params(config, "data", [str(path)])
+    assert params["analysis"]["certified_step"] is True
+    assert params["sample"]["lumi_mask"] == "data/golden.json"
+    assert job_params("select", config, sample="ttbar", group="0")["analysis"]["certified_step"] is True
+    context = StepContext(config, load_samples(config))
+    assert select.input_files(context, {"sample": "data", "group": "0"})[-1] == "data/golden.json"
+
+    for golden, certified in (({"315267": [[200, 205]]}, 40), ({"315267": [[1, 204]], "315268": [[205, 205]]}, 0)):
+        staged = tmp_path / f"staged{certified}.json"
+        staged.write_text(json.dumps(golden))
+        output = tmp_path / f"data{certified}.npz"
+        run_rule("select", params=params, inputs={"files": [path, staged]}, outputs={"files": [output]},
+                 tmp_path=tmp_path)
+        header = read_partial(output)["header"]
+        assert header["cutflow"] == ["all", "certified", "one_muon", "single", "multi"]
+        assert header["raw"][:2] == [40, certified] and header["n_events"] == 40
+        assert header["inputs"] == [str(path)]
+    assert header["raw"][2:] == [0, 0, 0]

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 # The region of a selection without regions: every event that passes the cuts.
 IMPLICIT_REGION = "selected"
 
+# The input formats (format, samples.<name>.format): CMS NanoAOD and ATLAS DAOD_PHYSLITE
+INPUT_FORMATS = ("nanoaod", "physlite")
+
 # workflow/schemas/config.schema.yaml, reached through a symbolic link in the package (so that an
 # installed, non-editable snakehep ships it as package data)
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
@@ -80,6 +83,9 @@ def check_references(analysis: Mapping[str, Any]) -> None:
             problems.append(f"{key}.xsec: simulated samples need a cross section in pb")
         if process["kind"] == "signal" and "mass" not in sample:
             problems.append(f"{key}.mass: signal samples need a mass in GeV")
+        if process["kind"] != "data" and "lumi_mask" in sample:
+            problems.append(f"{key}.lumi_mask: only data samples have certified luminosity "
+                            f"(process {sample['process']!r} is {process['kind']})")
     used = {sample["process"] for sample in analysis["samples"].values()}
     for name in processes:
         if name not in used:
@@ -87,11 +93,16 @@ def check_references(analysis: Mapping[str, Any]) -> None:
     problems += _check_histograms(analysis["histograms"])
     problems += _check_systematics(analysis)
     problems += _check_inference(analysis)
+    problems += _check_formats(analysis)
     cut_names = [cut["name"] for cut in analysis["selection"]["cuts"]]
     names = ["all", *cut_names, *analysis["selection"].get("regions", {})]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         problems.append(f"selection.cuts: names must be unique, repeated: {', '.join(duplicates)}")
+    masked = [name for name, sample in analysis["samples"].items() if "lumi_mask" in sample]
+    if masked and "certified" in names:
+        problems.append(f"selection.cuts: the name 'certified' is the cutflow step of "
+                        f"samples.{masked[0]}.lumi_mask: name the cut otherwise")
     inject = (analysis.get("demo") or {}).get("inject_signal")
     if inject and inject["sample"] not in analysis["samples"]:
         problems.append(f"demo.inject_signal.sample: unknown sample {inject['sample']!r}")
@@ -132,9 +143,20 @@ def _check_systematics(analysis: Mapping[str, Any]) -> list[str]:
                 )
         if factor["object"] not in objects:
             problems.append(f"scale_factors.{name}.object: unknown object {factor['object']!r}")
+    corrections = analysis.get("corrections") or {}
+    for name, correction in corrections.items():
+        if name in factors:
+            problems.append(f"corrections.{name}: also a key of scale_factors (a variation "
+                            f"{name}_up can only be one of them)")
+        if "object" in correction and correction["object"] not in objects:
+            problems.append(f"corrections.{name}.object: unknown object {correction['object']!r}")
     for name in analysis.get("variations", {}).get("weight", []):
-        if name not in factors:
-            problems.append(f"variations.weight: {name!r} is not a key of scale_factors")
+        if name in corrections and not corrections[name].get("systematic"):
+            problems.append(f"variations.weight: corrections.{name} has no systematic (which "
+                            "input and values give its up and down)")
+        elif name not in factors and name not in corrections:
+            problems.append(f"variations.weight: {name!r} is not a key of scale_factors or of "
+                            "corrections")
     return problems
 
 
@@ -162,6 +184,16 @@ def _check_inference(analysis: Mapping[str, Any]) -> list[str]:
     if signal is not None and kinds.get(analysis["samples"].get(signal, {}).get("process")) != "signal":
         problems.append(f"inference.fit_signal: {signal!r} is not a signal sample")
     return problems
+
+
+def _check_formats(analysis: Mapping[str, Any]) -> list[str]:
+    """The schema says so too; this names the key also for a config checked without it."""
+    known = ", ".join(INPUT_FORMATS)
+    keys = [("format", analysis.get("format", "nanoaod"))]
+    keys += [(f"samples.{name}.format", sample["format"])
+             for name, sample in analysis["samples"].items() if "format" in sample]
+    return [f"{key}: unknown input format {value!r} (known: {known})"
+            for key, value in keys if value not in INPUT_FORMATS]
 
 
 def validate(analysis: dict) -> dict:

@@ -25,6 +25,8 @@ class Sample:
     sum_genweights: float | None = None
     grid: fetch.GridSettings = field(default_factory=fetch.GridSettings)
     downloads: tuple[fetch.Download, ...] = ()  # the inputs that rule rucio_download makes
+    format: str = "nanoaod"  # of its files: nanoaod or physlite (selection/formats.py)
+    lumi_mask: str | None = None  # data only: the golden JSON of certified (run, lumi) ranges
 
     @property
     def is_data(self) -> bool:
@@ -47,6 +49,9 @@ class Sample:
         if not total:
             source = (
                 f"samples.{self.name}.sum_genweights" if self.sum_genweights is not None
+                else "the sumOfEventWeights of its files' MetaData CutBookkeepers; give "
+                f"samples.{self.name}.sum_genweights if the files lack it"
+                if self.format == "physlite"
                 else "the genEventSumw of its files' Runs trees (or genWeight where there is no "
                 f"Runs tree); give samples.{self.name}.sum_genweights if the files lack it"
             )
@@ -60,12 +65,22 @@ class Sample:
     def selection_params(self) -> dict[str, Any]:
         """What a selection job needs to know of the sample (no cross section: editing one
         must not rerun the selection)."""
-        return {"name": self.name, "kind": self.kind, "grid": self.grid.as_dict()}
+        params = {"name": self.name, "kind": self.kind, "grid": self.grid.as_dict()}
+        if self.lumi_mask is not None:  # only then: the params of other configs stay as they were
+            params["lumi_mask"] = self.lumi_mask
+        if self.format != "nanoaod":  # likewise: NanoAOD samples' params stay as they were
+            params["format"] = self.format
+            if self.format == "physlite" and not self.is_data:  # whether its files' metadata must
+                params["sum_genweights"] = self.sum_genweights  # give the sum of weights
+        return params
 
     def normalisation_params(self) -> dict[str, Any]:
         """What normalising the sample reads (and nothing that would rerun it needlessly)."""
-        return {"name": self.name, "kind": self.kind, "xsec": self.xsec, "kfactor": self.kfactor,
-                "sum_genweights": self.sum_genweights}
+        params = {"name": self.name, "kind": self.kind, "xsec": self.xsec, "kfactor": self.kfactor,
+                  "sum_genweights": self.sum_genweights}
+        if self.format != "nanoaod":  # for its messages; NanoAOD samples' params as they were
+            params["format"] = self.format
+        return params
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], inputs: tuple[str, ...] = ()) -> Sample:
@@ -80,6 +95,8 @@ class Sample:
             mass=params.get("mass"),
             sum_genweights=params.get("sum_genweights"),
             grid=fetch.GridSettings(**params.get("grid", {})),
+            format=params.get("format", "nanoaod"),
+            lumi_mask=params.get("lumi_mask"),
         )
 
 
@@ -161,6 +178,8 @@ def load_samples(
             sum_genweights=entry.get("sum_genweights"),
             grid=grid,
             downloads=inputs.downloads,
+            format=entry.get("format", analysis.get("format", "nanoaod")),
+            lumi_mask=entry.get("lumi_mask"),
         )
     return samples
 

@@ -21,18 +21,21 @@ import uproot
 from snakehep import progress
 from snakehep.analysis.samples import Sample
 from snakehep.errors import (
+    ConfigError,
     ExpressionError,
     InputFileError,
     SnakehepError,
     UnreadableFileError,
 )
-from snakehep.grid.fetch import open_input
+from snakehep.grid.fetch import GridSettings, open_input
 from snakehep.histograms.cutflows import Cutflow
 from snakehep.histograms.store import (
     HistogramFiller,
     HistogramStore,
     sequential_sum,
 )
+from snakehep.selection import formats
+from snakehep.selection.corrections import CorrectionError, compile_corrections
 from snakehep.selection.cuts import (
     BranchPlan,
     Scope,
@@ -45,6 +48,12 @@ from snakehep.selection.cuts import (
 )
 from snakehep.selection.kernel_awkward import AWKWARD
 from snakehep.selection.kernel_numpy import NUMPY
+from snakehep.selection.lumi_mask import (
+    CERTIFIED,
+    LUMI_BRANCHES,
+    LumiMask,
+    load_lumi_mask,
+)
 from snakehep.selection.observables import Observable, compile_observables
 from snakehep.selection.semantics import FOUR_MOMENTUM, Kernel
 from snakehep.selection.variations import (
@@ -72,25 +81,50 @@ class Analysis:
     selection: Selection
     observables: Mapping[str, Observable]
     scale_factors: Mapping[str, ScaleFactor]
+    corrections: Mapping[str, Any]  # corrections.Correction of the config's corrections
     weight_variations: tuple[str, ...]
     shape_variations: Mapping[str, ShapeVariation]
     variations: tuple[str, ...]
     luminosity: float
     step_size: int
     kernel: Kernel = NUMPY
+    certified_step: bool = False  # a sample of the config has a lumi mask: see cutflow_steps
+
+    def cutflow_steps(self, sample: Sample) -> list[str]:
+        """The cutflow of ``sample``: ``all``, then ``certified`` (the events of certified
+        luminosity, after the sample's lumi mask) when any sample of the config has a lumi mask,
+        as every sample's cutflow must have the same steps, then every cut and region."""
+        names = self.selection.step_names
+        if self.certified_step or sample.lumi_mask is not None:
+            return [names[0], CERTIFIED, *names[1:]]
+        return names
 
 
-def compile_analysis(analysis: Mapping[str, Any]) -> Analysis:
+# The key of the selection settings (steps/select.py) saying a sample of the config has a lumi
+# mask; it is there only then, so that the settings of other configs stay as they were.
+CERTIFIED_STEP = "certified_step"
+
+
+def uses_lumi_masks(analysis: Mapping[str, Any]) -> bool:
+    """Whether the cutflows have the step ``certified``: the selection settings say so, or (the
+    whole config, ``snakehep select``) a sample has a ``lumi_mask``."""
+    samples = analysis.get("samples") or {}
+    return bool(analysis.get(CERTIFIED_STEP)) or any("lumi_mask" in entry for entry in samples.values())
+
+
+def compile_analysis(analysis: Mapping[str, Any], *, grid: GridSettings | None = None) -> Analysis:
     return Analysis(
         selection=compile_selection(analysis),
         observables=compile_observables(analysis),
         scale_factors=compile_scale_factors(analysis),
+        corrections=compile_corrections(analysis, grid=grid),  # grid: remote correction files
         weight_variations=tuple(analysis.get("variations", {}).get("weight", [])),
         shape_variations=compile_shape_variations(analysis),
         variations=tuple(variation_names(analysis)),
         luminosity=float(analysis.get("luminosity", 1.0)),  # unused by the selection jobs
         step_size=int(analysis["selection"].get("step_size", 200_000)),
         kernel=KERNELS[analysis["selection"].get("kernel", "numpy")],
+        certified_step=uses_lumi_masks(analysis),
     )
 
 
@@ -113,13 +147,16 @@ def process_file(
 ) -> FileResult:
     """Select, weight and histogram every event of one file, chunk by chunk (``kernel``: the
     analysis's, numpy unless ``selection.kernel`` says otherwise; ``show_progress``: events
-    done of the file's, on a terminal)."""
+    done of the file's, on a terminal). A data sample's lumi mask drops the events of
+    uncertified luminosity of each chunk before anything else (cutflow step ``certified``)."""
+    lumi_mask = _lumi_mask(sample)
     tree, runs = _open_events(path, sample)
     plan = _plan(analysis, sample, path, tree)
     is_simulation = not sample.is_data
     variations = analysis.variations if is_simulation else (NOMINAL,)
     filler = HistogramFiller(analysis.observables, analysis.selection.region_names, variations)
-    cutflow = Cutflow(analysis.selection.step_names)
+    cutflow = Cutflow(analysis.cutflow_steps(sample))
+    counts_certified = CERTIFIED in cutflow.names
     sum_genweights = 0.0
     n_events = 0
     kernel = kernel or analysis.kernel
@@ -128,19 +165,51 @@ def process_file(
         for chunk in _read_chunks(tree, plan, step_size or analysis.step_size, sample, path):
             if is_simulation:
                 _check_generator_weights(chunk, sample, path, first_entry=n_events)
-            n_events += len(chunk)
+            n_read = len(chunk)
+            n_events += n_read
+            certified = None  # the rows of the chunk as read that are certified
+            if lumi_mask is not None:
+                certified = _certified(lumi_mask, chunk, sample, path)
+                if len(certified) < n_read:  # packed: the kernels read plain record arrays
+                    chunk = ak.to_packed(chunk[certified])
+            elif counts_certified:  # no lumi mask (simulation): every event counts as certified
+                certified = np.arange(n_read)
             try:
-                weight = _process_chunk(analysis, kernel, chunk, plan, filler, cutflow, is_simulation)
-            except ExpressionError as err:
-                raise ExpressionError(f"{err} (sample {sample.name}, file {path})") from None
+                weight = _process_chunk(analysis, kernel, chunk, plan, filler, cutflow, is_simulation,
+                                        certified=certified, n_read=n_read)
+            except (ExpressionError, CorrectionError) as err:
+                raise type(err)(f"{err} (sample {sample.name}, file {path})") from None
             if is_simulation:
                 sum_genweights = sequential_sum(sum_genweights, weight)
-            bar.update(len(chunk))
+            bar.update(n_read)
             del chunk, weight  # before the next read: one chunk in memory at a time, not two
     if is_simulation and runs is not None:
         sum_genweights = _reading(sample, path, lambda: _sum_genweights(runs, path))
     log.info("%s: %d events, %s", path, n_events, dict(zip(cutflow.names, cutflow.raw.tolist())))
     return FileResult(filler.store(), cutflow.as_list(), sum_genweights, n_events)
+
+
+def _lumi_mask(sample: Sample) -> LumiMask | None:
+    """The sample's golden JSON, read and checked (errors name the file and the key)."""
+    if sample.lumi_mask is None:
+        return None
+    key = f"samples.{sample.name}.lumi_mask"
+    if not sample.is_data:
+        raise ConfigError(f"{key}: only data samples have certified luminosity ({sample.name} is "
+                          f"{sample.kind})")
+    return load_lumi_mask(sample.lumi_mask, key=key)
+
+
+def _certified(lumi_mask: LumiMask, chunk: ak.Array, sample: Sample, path: str) -> np.ndarray:
+    """The rows of ``chunk`` whose (run, luminosity block) the mask certifies, in order."""
+    run, block = (ak.to_numpy(chunk[name]) for name in LUMI_BRANCHES)
+    try:
+        return np.flatnonzero(lumi_mask.certified(run, block))
+    except ValueError as err:
+        raise InputFileError(
+            f"sample {sample.name}: {path}: branches {' and '.join(LUMI_BRANCHES)}, needed by "
+            f"samples.{sample.name}.lumi_mask, must be one integer per event: {err}"
+        ) from err
 
 
 def _open_events(path: str, sample: Sample):
@@ -154,6 +223,8 @@ def _open_events(path: str, sample: Sample):
         raise UnreadableFileError(
             f"sample {sample.name}: cannot read {path} as ROOT: {_one_line(err)}"
         ) from err
+    if sample.format == formats.PHYSLITE:  # CollectionTree, and its metadata's sum of weights
+        return _reading(sample, path, lambda: formats.open_physlite(source, sample=sample, path=path))
     if "Events" not in source:
         raise UnreadableFileError(f"sample {sample.name}: {path} has no TTree 'Events'")
     return _reading(sample, path, lambda: (source["Events"], source["Runs"] if "Runs" in source else None))
@@ -186,11 +257,15 @@ def _one_line(err: BaseException) -> str:
 def _plan(analysis: Analysis, sample: Sample, path: str, tree: Any) -> BranchPlan:
     """The branches to read from ``tree``; refused before any event is read if one is missing
     or is not a number (or a list of numbers) per event, the only values expressions take."""
-    available = set(tree.keys())
+    available = set(_names(tree))
+    if isinstance(tree, formats.PhysliteEvents):  # its names, its branches' refusals
+        plan = _plan_branches(analysis, sample, path, available, naming=tree.branch_name)
+        tree.check_usable(plan.branches, sample.name, path)
+        return plan
     plan = _plan_branches(analysis, sample, path, available)
     unusable = [
         name for name in plan.branches
-        if not _numbers_per_event(getattr(tree[name], "interpretation", None))  # RNTuple: no check
+        if not formats.numbers_per_event(getattr(tree[name], "interpretation", None))  # RNTuple: no check
     ]
     if unusable:
         described = ", ".join(f"{name} ({tree[name].interpretation})" for name in unusable)
@@ -201,33 +276,42 @@ def _plan(analysis: Analysis, sample: Sample, path: str, tree: Any) -> BranchPla
     return plan
 
 
-def _numbers_per_event(interpretation: Any) -> bool:
-    if interpretation is None:
-        return True
-    if isinstance(interpretation, uproot.AsJagged):
-        interpretation = interpretation.content
-    return (
-        isinstance(interpretation, uproot.AsDtype)
-        and interpretation.to_dtype.shape == ()
-        and interpretation.to_dtype.kind in "biuf"
-    )
+def _names(tree: Any) -> list[str]:
+    """The branches of a TTree; an RNTuple's top-level fields, as the branches of the same
+    file as a TTree (their subfields, ``_collection15.Muon_pt``, no expression can name: and
+    listing them takes seconds for a NanoAOD file)."""
+    if isinstance(tree, uproot.behaviors.RNTuple.RNTuple):
+        return tree.keys(recursive=False)
+    return tree.keys()
 
 
-def _plan_branches(analysis: Analysis, sample: Sample, path: str, available: set[str]) -> BranchPlan:
+def _plan_branches(
+    analysis: Analysis, sample: Sample, path: str, available: set[str], *, naming=str
+) -> BranchPlan:
     extra = [o.expression for o in analysis.observables.values()]
     extra += [f.variable for f in analysis.scale_factors.values()]
+    extra += [e for correction in analysis.corrections.values() for e in correction.expressions]
     plan = plan_branches(analysis.selection, available, extra=extra)
     branches = set(plan.branches)
     if not sample.is_data:
         branches.add(GENERATOR_WEIGHT)
         branches |= {shape.branch for shape in analysis.shape_variations.values()}
+    if sample.lumi_mask is not None:
+        lacking = [name for name in LUMI_BRANCHES if name not in available]
+        if lacking:
+            raise InputFileError(
+                f"sample {sample.name}: {path} lacks branch(es) {', '.join(map(naming, lacking))} "
+                f"needed by samples.{sample.name}.lumi_mask (the run and luminosity block of "
+                "each event)"
+            )
+        branches |= set(LUMI_BRANCHES)
     unresolved = _unresolved_names(analysis, plan, available, weighted=not sample.is_data)
     missing = sorted((branches - available) | set(unresolved))
     if missing:
         used = sorted({where for name in missing for where in unresolved.get(name, ())})
         keys = f" (named in {'; '.join(used)})" if used else ""
         raise InputFileError(
-            f"sample {sample.name}: {path} lacks branch(es) {', '.join(missing)} "
+            f"sample {sample.name}: {path} lacks branch(es) {', '.join(map(naming, missing))} "
             f"needed by the selection, weights or variations{keys}"
         )
     return BranchPlan(tuple(sorted(branches)), plan.collections)
@@ -243,8 +327,8 @@ def _unresolved_names(
     the objects are selected from, when the file has none of its branches, is reported as the
     branches of its four-momentum (``Jet_pt``, ...), wherever it is named (``Jet`` in
     ``min_delta_r(Jet, muons)``) or selected from. A hook may define anything, so with a hook
-    nothing is reported here. Scale factors are checked only for simulation (``weighted``):
-    data is not weighted.
+    nothing is reported here. Scale factors and corrections are checked only for simulation
+    (``weighted``): data is not weighted.
     """
     selection = analysis.selection
     if selection.hook is not None:
@@ -270,6 +354,8 @@ def _unresolved_names(
     ]
     if weighted:
         object_context += [(f.object, f.variable) for f in analysis.scale_factors.values()]
+        object_context += [(c.object, e) for c in analysis.corrections.values()
+                           if c.object is not None for e in c.expressions]
     for objects, expression in object_context:
         collection = root_collection(selection, objects)
         fields = {b[len(collection) + 1 :] for b in available if b.startswith(f"{collection}_")}
@@ -277,6 +363,8 @@ def _unresolved_names(
             lacking(name, expression.where, collection)
     others = [*selection.quantities.values(), *(e for _, e in selection.cuts)]
     others += [*selection.regions.values(), *(o.expression for o in analysis.observables.values())]
+    if weighted:  # corrections per event
+        others += [e for c in analysis.corrections.values() if c.object is None for e in c.expressions]
     for expression in others:
         for name in expression.names - known:
             lacking(name, expression.where)
@@ -295,6 +383,8 @@ def _check_generator_weights(chunk: ak.Array, sample: Sample, path: str, *, firs
 
 
 def _sum_genweights(runs, path: str) -> float:
+    if isinstance(runs, float):  # PHYSLITE: its CutBookkeepers', read when opened (formats.py)
+        return runs
     # NanoAOD before v7 names it genEventSumw_
     for name in ("genEventSumw", "genEventSumw_"):
         if name in runs.keys():
@@ -310,9 +400,13 @@ def _process_chunk(
     filler: HistogramFiller,
     cutflow: Cutflow,
     is_simulation: bool,
+    *,
+    certified: np.ndarray | None = None,
+    n_read: int = 0,
 ) -> np.ndarray:
     """Count and fill one chunk for every variation; return its generator weights (ones for
-    data)."""
+    data). ``certified``, with a cutflow step ``certified``: the rows of the chunk as read
+    (``n_read`` events) that its lumi mask certifies; ``chunk`` holds just those."""
     generator_weight = (
         ak.to_numpy(chunk[GENERATOR_WEIGHT]).astype(np.float64)
         if is_simulation
@@ -324,6 +418,11 @@ def _process_chunk(
     # the cutflow counts weighted events at every step: nominal weights for every event
     weight = _weights(analysis, scope, generator_weight, is_simulation, varied=False)[NOMINAL]
     steps, selected, regions = select_with_cutflow(selection, scope)
+    if certified is not None:  # rows of the chunk as read: "all" counts every event read
+        steps = {name: certified[rows] for name, rows in steps.items()}
+        steps.update({"all": np.arange(n_read), CERTIFIED: certified})
+        if not is_simulation:  # only data is masked: unit weights, for the uncertified events too
+            weight = np.ones(n_read)
     cutflow.add_rows(steps, weight)
     rows = selected.rows
     weights = _weights(analysis, selected, generator_weight[rows], is_simulation, varied=True)
@@ -347,6 +446,7 @@ def _weights(analysis, scope, generator_weight, is_simulation, *, varied) -> dic
         generator_weight=generator_weight,
         scale_factors=analysis.scale_factors,
         varied=list(analysis.weight_variations) if varied else [],
+        corrections=analysis.corrections,
     )
 
 

@@ -1,6 +1,7 @@
 """Systematic variations: per-object scale factors (weight variations) and shifted inputs (shape).
 
-Variation names are ``nominal``, ``<scale factor>_up/_down`` and ``<shape>_up/_down``.
+Variation names are ``nominal``, ``<scale factor>_up/_down`` (or ``<correction>_up/_down``, from
+:mod:`snakehep.selection.corrections`) and ``<shape>_up/_down``.
 """
 
 from __future__ import annotations
@@ -134,14 +135,18 @@ def event_weights(
     generator_weight: np.ndarray,
     scale_factors: Mapping[str, ScaleFactor],
     varied: list[str],
+    corrections: Mapping[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Nominal event weight and one weight per varied scale factor and direction.
+    """Nominal event weight and one weight per varied scale factor (or correction) and direction.
 
-    The weight is genWeight x product of all scale factors; a variation replaces one factor by
+    The weight is genWeight x product of all scale factors and corrections
+    (:class:`snakehep.selection.corrections.Correction`); a variation replaces one factor by
     its up or down value. Cross section and luminosity are applied when samples are merged.
     """
     keys = (NOMINAL, *DIRECTIONS) if varied else (NOMINAL,)
     factors = {name: factor.per_event(scope, keys) for name, factor in scale_factors.items()}
+    for name, correction in (corrections or {}).items():  # up and down only where varied
+        factors[name] = correction.per_event(scope, keys if name in varied else (NOMINAL,))
     return combine_weights(generator_weight, factors, varied)
 
 

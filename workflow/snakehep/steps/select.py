@@ -21,16 +21,22 @@ DRAWING_KEYS = ("label", "log_y")
 
 
 def selection_settings(context: StepContext) -> dict[str, Any]:
-    """The cuts, objects and observables (sorted: their order changes no number), scale factors
-    and variations. Nothing of the samples' normalisation."""
+    """The cuts, objects and observables (sorted: their order changes no number), scale factors,
+    corrections (when the config has some) and variations. Nothing of the samples'
+    normalisation. When a sample has a lumi mask, also ``certified_step: true``
+    (processing.CERTIFIED_STEP): every sample's cutflow then has the step ``certified`` (the key
+    is absent otherwise, so that other configs' params stay as they were)."""
     histograms = context.config["histograms"]
-    return {
-        **context.section("selection", "scale_factors", "variations"),
+    settings = {
+        **context.section("selection", "scale_factors", "variations", "corrections"),
         "histograms": {
             name: {key: value for key, value in spec.items() if key not in DRAWING_KEYS}
             for name, spec in sorted(histograms.items())
         },
     }
+    if any(sample.lumi_mask is not None for sample in context.samples.values()):
+        settings["certified_step"] = True
+    return settings
 
 
 def group_sources(context: StepContext, wildcards: Mapping[str, str]) -> list[str]:
@@ -39,8 +45,13 @@ def group_sources(context: StepContext, wildcards: Mapping[str, str]) -> list[st
 
 
 def input_files(context: StepContext, wildcards: Mapping[str, str]) -> list[str]:
-    """The local files of one selection job (a downloaded one comes from rucio_download)."""
-    return [source for source in group_sources(context, wildcards) if not is_remote(source)]
+    """The local files of one selection job (a downloaded one comes from rucio_download), then
+    the local correction files (config corrections), then its sample's lumi mask if it has one:
+    editing a correction file or the golden JSON reruns the selection."""
+    files = [source for source in group_sources(context, wildcards) if not is_remote(source)]
+    files += correction_files(context.config)  # editing a correction file reruns the selection
+    lumi_mask = context.samples[wildcards["sample"]].lumi_mask
+    return files if lumi_mask is None else [*files, lumi_mask]
 
 
 def params(context: StepContext, wildcards: Mapping[str, str]) -> dict[str, Any]:
@@ -54,10 +65,35 @@ def params(context: StepContext, wildcards: Mapping[str, str]) -> dict[str, Any]
 def run(job: Job) -> None:
     # Local files as snakemake gives them (under a storage provider, the staged copies); remote
     # ones (root://, streamed Rucio DIDs) as resolved when the workflow started.
-    local = iter(job.inputs())
+    files = job.inputs()
+    sample = dict(job.params["sample"])
+    if "lumi_mask" in sample:  # the last input (input_files): as snakemake gives it
+        sample["lumi_mask"] = files.pop()
+    analysis = _staged_corrections(job.params["analysis"], files)
+    local = iter(files)
     inputs = [source if is_remote(source) else next(local) for source in job.params["inputs"]]
-    select_group(job.params["analysis"], sample=Sample.from_params(job.params["sample"], inputs),
+    select_group(analysis, sample=Sample.from_params(sample, inputs),
                  inputs=inputs, output=job.output_file())
+
+
+def correction_files(analysis: Mapping[str, Any]) -> list[str]:
+    """The local files of the config's ``corrections`` (each once, in their order): inputs of
+    every selection job, after its data files (a root:// URL or Rucio DID is read by the job)."""
+    files = [entry["file"] for entry in (analysis.get("corrections") or {}).values()]
+    return list(dict.fromkeys(path for path in files if not is_remote(path)))
+
+
+def _staged_corrections(analysis: Mapping[str, Any], files: list[str]) -> Mapping[str, Any]:
+    """``analysis`` with its local correction files as snakemake gives them (the last of
+    ``files``, which loses them)."""
+    wanted = correction_files(analysis)
+    if not wanted:
+        return analysis
+    staged = dict(zip(wanted, files[-len(wanted):], strict=True))
+    del files[-len(wanted):]
+    corrections = {name: {**entry, "file": staged.get(entry["file"], entry["file"])}
+                   for name, entry in analysis["corrections"].items()}
+    return {**analysis, "corrections": corrections}
 
 
 def select_group(
@@ -82,9 +118,9 @@ def select_group(
 
     if not inputs:
         raise InputFileError(f"sample {sample.name}: a selection job was given no input file")
-    compiled = compile_analysis(analysis)
+    compiled = compile_analysis(analysis, grid=sample.grid)  # grid: remote correction files
     skip_bad_files = bool(analysis["selection"].get("skip_bad_files", False))
-    partial = Partial(sample.name, list(compiled.selection.step_names))
+    partial = Partial(sample.name, compiled.cutflow_steps(sample))
     for path in inputs:
         try:
             result = process_file(compiled, sample, str(path), show_progress=show_progress)
