@@ -339,3 +339,56 @@ def test_select_job_reads_the_correction_files_it_is_given(config, nanoaod_files
     assert set(got) == set(expected)
     for variation, value in expected.items():
         assert got[variation] == pytest.approx(value, rel=1e-12), variation
+
+
+# ------------------------------------------------------------------------------ eras
+
+
+def test_each_era_applies_its_own_correction_file(config, nanoaod_files, tmp_path):
+    """eras.<era>.corrections.<name> replaces parts of a correction for the era's samples: here
+    2018 reads its own pileup file (other bins); each era's select job equals correctionlib's
+    evaluate on that era's corrections."""
+    from snakehep.analysis.eras import with_era_corrections
+
+    path = str(nanoaod_files["nano_dy.root"])
+    config.pop("luminosity")
+    own = pileup_file(tmp_path / "puWeights_2018.json.gz", edges=[0.0, 5.0, 15.0, 22.0, 28.0, 33.0, 45.0, 60.0, 99.0])
+    config["eras"] = {"2017": {"luminosity": 41480.0},
+                      "2018": {"luminosity": 59830.0, "corrections": {"pileup": {"file": own}}}}
+    config["processes"] = {"dy": config["processes"]["dy"]}
+    config["samples"] = {f"dy_{era}": {"process": "dy", "xsec": 1.0, "era": era, "inputs": [path]}
+                         for era in config["eras"]}
+    config.pop("inference")
+    config["plots"] = {"signals": []}
+    config["demo"] = {}
+    config = validate(config)
+    context = StepContext(config, load_samples(config))
+    sums = {}
+    for era, pileup in (("2017", config["corrections"]["pileup"]["file"]), ("2018", own)):
+        wildcards = {"sample": f"dy_{era}", "group": "0"}
+        params = json.loads(json.dumps(select.params(context, wildcards)))
+        assert params["analysis"]["corrections"]["pileup"] == {**config["corrections"]["pileup"], "file": pileup}
+        files = select.input_files(context, wildcards)
+        assert files[0] == path and files[-1] == pileup
+        output = tmp_path / f"{era}.npz"
+        select.run(Job(params=params, input={"files": files}, output={"files": [str(output)]}))
+        with np.load(output) as data:
+            header = json.loads(str(data["header"]))
+            got = {entry["key"][2]: math.fsum(data[f"values{i}"].sum(axis=0))
+                   for i, entry in enumerate(header["histograms"])}
+        expected = expected_weights(with_era_corrections(config, era), path)
+        for variation, value in expected.items():
+            assert got[variation] == pytest.approx(value, rel=1e-12), (era, variation)
+        sums[era] = got["nominal"]
+    assert sums["2017"] != pytest.approx(sums["2018"], rel=1e-3)  # the two files differ here
+
+
+def test_era_correction_of_an_unknown_key_is_a_config_error(config):
+    config.pop("luminosity")
+    config["eras"] = {"2018": {"luminosity": 59830.0, "corrections": {"muon_id": {"file": "x.json"}}}}
+    for sample in config["samples"].values():
+        sample["era"] = "2018"
+    config.pop("inference")
+    config["plots"] = {"signals": []}
+    with pytest.raises(ConfigError, match=r"eras\.2018\.corrections\.muon_id: not a key of corrections"):
+        validate(config)

@@ -237,3 +237,33 @@ def test_a_cut_named_certified_clashes_with_a_lumi_mask(analysis_config):
     analysis_config["selection"]["cuts"].append({"name": "certified", "expr": "MET_pt > 0"})
     with pytest.raises(ConfigError, match=r"selection\.cuts: the name 'certified' .*samples\.data\.lumi_mask"):
         validate(analysis_config)
+
+
+def test_an_eras_golden_json_masks_its_data_samples_only(analysis_config):
+    """eras.<era>.lumi_mask: the data samples of the era use it (unless they name their own),
+    simulation never; the cutflow then has its certified step."""
+    from snakehep.analysis.samples import load_samples
+
+    config = analysis_config
+    config.pop("luminosity")
+    config["eras"] = {"2017": {"luminosity": 41480.0, "lumi_mask": "Cert_2017.json"},
+                      "2018": {"luminosity": 59830.0}}
+    config["samples"] = {
+        "data_2017": {"process": "data", "era": "2017", "inputs": ["d17.root"]},
+        "data_2017_rereco": {"process": "data", "era": "2017", "inputs": ["d17b.root"],
+                             "lumi_mask": "Cert_2017_rereco.json"},
+        "data_2018": {"process": "data", "era": "2018", "inputs": ["d18.root"]},
+        **{f"{p}_2017": {"process": p, "era": "2017", "xsec": 1.0, "inputs": [f"{p}.root"]}
+           for p in ("dy", "ttbar", "diboson")},
+        "zprime_2017": {"process": "zprime", "era": "2017", "xsec": 1.0, "mass": 1000, "inputs": ["z.root"]},
+    }
+    config["plots"] = {"signals": []}
+    config["demo"] = {}
+    config["inference"]["fit_signal"] = "zprime_1000"
+    samples = load_samples(validate(config), resolve=False)
+    assert {n: s.lumi_mask for n, s in samples.items() if s.lumi_mask} == {
+        "data_2017": "Cert_2017.json", "data_2017_rereco": "Cert_2017_rereco.json"}
+    del config["samples"]["data_2017_rereco"]["lumi_mask"]
+    config["selection"]["cuts"].append({"name": "certified", "expr": "MET_pt > 0"})
+    with pytest.raises(ConfigError, match=r"the name 'certified' .*eras\.2017\.lumi_mask"):
+        validate(config)

@@ -77,3 +77,40 @@ def test_fit_plots_are_pngs_of_their_figure_sizes(fit_files, default_config, tmp
             assert 0.75 * inches_wide * DPI <= width <= 1.15 * inches_wide * DPI, (path, width)
             assert 0.75 * inches_high * DPI <= height <= (1.15 * inches_high + below) * DPI, (path, height)
     assert outputs["postfit"][0].read_bytes() != outputs["postfit"][1].read_bytes()
+
+
+def test_with_separate_eras_each_post_fit_plot_says_its_eras_luminosity(fit_files, default_config, tmp_path,
+                                                                        monkeypatch):
+    """Channels {region}_{era}: the label of each post-fit plot is its era's luminosity, not the
+    sum of the eras' (the figures' text as mplhep drew it)."""
+    import matplotlib.pyplot as plt
+    from snakehep.steps import fit_plots
+
+    config = copy.deepcopy(default_config)
+    lumis = {"2017": 41480.0, "2018": 59830.0}
+    config.pop("luminosity")
+    config["eras"] = {era: {"luminosity": lumi} for era, lumi in lumis.items()}
+    for name, sample in config["samples"].items():
+        sample["era"] = "2017"
+    config["inference"].update(channels=["SR"], eras="separate", fit_signal="zprime_1000")
+    config["plots"] = {"signals": ["zprime_1000"]}
+    params = job_params("fit_plots", config)
+    assert params["channels"] == ["SR_2017", "SR_2018"]
+
+    # the fit's channels renamed as the eras' (same yields): SR -> SR_2017, CR -> SR_2018
+    record = json.loads(fit_files["fit"].read_text())
+    record["yields"]["postfit"] = dict(zip(params["channels"], record["yields"]["postfit"].values()))
+    (tmp_path / "fit.json").write_text(json.dumps(record))
+    (tmp_path / "binning.json").write_text(json.dumps(
+        {"observable": "mll", "channels": dict(zip(params["channels"], EDGES.values()))}))
+    texts = {}
+    monkeypatch.setattr(plt, "close", lambda figure: texts.setdefault(
+        len(texts), " ".join(t.get_text() for ax in figure.axes for t in ax.texts)))
+    fit_plots.plot_fit(params["settings"], fit_result=tmp_path / "fit.json", ranking=fit_files["ranking"],
+                       binning=tmp_path / "binning.json", pulls_output=tmp_path / "pulls.png",
+                       ranking_output=tmp_path / "ranking.png",
+                       postfit_outputs={c: tmp_path / f"postfit_{c}.png" for c in params["channels"]})
+    postfit = list(texts.values())[2:]
+    assert len(postfit) == 2
+    for text, era in zip(postfit, lumis):
+        assert f"{lumis[era] / 1000:.1f}" in text and f"{sum(lumis.values()) / 1000:.1f}" not in text, text

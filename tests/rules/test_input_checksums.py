@@ -6,7 +6,7 @@ import json
 import os
 import zlib
 
-from conftest import run_rule
+from conftest import job_params, run_rule
 
 
 def test_sizes_and_adler32_of_every_input(tmp_path):
@@ -24,6 +24,30 @@ def test_sizes_and_adler32_of_every_input(tmp_path):
     assert json.loads(output.read_text()) == {
         "dy": [expected(files["small"]), expected(files["large"])], "data": [expected(files["small"])]}
     assert expected(files["small"])["adler32"] == adler32_by_definition(b"snakehep") == "0f050350"
+
+
+def test_correction_files_and_golden_jsons_are_checksummed_with_the_samples_reading_them(analysis_config):
+    """A sample's records list its events, then the correction files of its era and its golden
+    JSON: what its selection jobs read."""
+    config = analysis_config
+    config.pop("luminosity")
+    config["eras"] = {"2017": {"luminosity": 41480.0, "lumi_mask": "data/Cert_2017.json"},
+                      "2018": {"luminosity": 59830.0, "corrections": {"pileup": {"file": "data/pu_2018.json.gz"}}}}
+    config["corrections"] = {
+        "pileup": {"file": "data/pu_2017.json.gz", "correction": "pu", "inputs": ["Pileup_nTrueInt", "nominal"]},
+        "remote": {"file": "root://eos.example//sf.json", "correction": "sf", "inputs": [1.0]}}
+    config["samples"] = {
+        "data_2017": {"process": "data", "era": "2017", "inputs": ["d17.root"]},
+        "data_2018": {"process": "data", "era": "2018", "inputs": ["d18.root", "root://eos.example//d.root"]},
+        **{f"{p}_2018": {"process": p, "era": "2018", "xsec": 1.0, "inputs": [f"{p}.root"]}
+           for p in ("dy", "ttbar", "diboson")},
+        "zprime_2018": {"process": "zprime", "era": "2018", "xsec": 1.0, "mass": 1000, "inputs": ["z.root"]}}
+    config["plots"] = {"signals": []}
+    config["demo"] = {}
+    config["inference"]["fit_signal"] = "zprime_1000"
+    files = job_params("input_checksums", config, resolve=False)["files"]
+    assert files["data_2017"] == ["data/pu_2017.json.gz", "data/Cert_2017.json"]  # no events: unresolved
+    assert files["dy_2018"] == ["data/pu_2018.json.gz"]
 
 
 def adler32_by_definition(data: bytes) -> str:

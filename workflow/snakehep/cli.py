@@ -46,6 +46,7 @@ def _analysis(args: argparse.Namespace) -> dict:
 
 
 def cmd_select(args: argparse.Namespace) -> None:
+    from snakehep.analysis.eras import with_era_corrections
     from snakehep.analysis.samples import load_samples
     from snakehep.errors import ConfigError
     from snakehep.steps import select
@@ -55,6 +56,7 @@ def cmd_select(args: argparse.Namespace) -> None:
     if args.sample not in samples:
         raise ConfigError(f"unknown sample {args.sample!r} (known: {', '.join(samples)})")
     sample = samples[args.sample]
+    analysis = with_era_corrections(analysis, sample.era)
     select.select_group(analysis, sample=sample, inputs=args.input or list(sample.inputs),
                         output=args.output, show_progress=True)
 
@@ -66,13 +68,15 @@ def cmd_merge_partials(args: argparse.Namespace) -> None:
 
 
 def cmd_merge_sample(args: argparse.Namespace) -> None:
+    from snakehep.analysis import eras
     from snakehep.analysis.samples import load_samples
     from snakehep.steps import merge_sample
 
     analysis = _analysis(args)
+    sample = load_samples(analysis)[args.sample]
     merge_sample.merge_sample(
-        sample=load_samples(analysis)[args.sample],
-        luminosity=float(analysis["luminosity"]),
+        sample=sample,
+        luminosity=float(eras.luminosity(analysis, sample.era)),
         partials=args.partial,
         histogram_output=args.histograms,
         cutflow_output=args.cutflow,
@@ -84,7 +88,7 @@ def cmd_merge_samples(args: argparse.Namespace) -> None:
     from snakehep.steps import merge_samples
 
     inputs = dict(item.split("=", 1) for item in args.sample_histograms)
-    groups = {name: sample.group for name, sample in load_samples(_analysis(args)).items()}
+    groups = merge_samples.merged_groups(load_samples(_analysis(args)))
     merge_samples.merge_samples(groups=groups, sample_histograms=inputs, output=args.output)
 
 
@@ -94,7 +98,9 @@ def cmd_workspaces(args: argparse.Namespace) -> None:
 
     analysis = _analysis(args)
     directory = Path(args.output_dir)
-    signals = [n for n, s in load_samples(analysis).items() if s.kind == "signal"]
+    # the mass points: each signal sample, or with eras each group of its samples
+    signals = list(dict.fromkeys(s.group for s in load_samples(analysis).values()
+                                 if s.kind == "signal"))
     workspaces.build_workspaces(
         analysis,
         merged=args.merged,

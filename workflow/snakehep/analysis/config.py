@@ -70,6 +70,7 @@ def check_references(analysis: Mapping[str, Any]) -> None:
     """Checks the schema cannot express: names that must refer to other entries."""
     problems: list[str] = []
     processes = analysis["processes"]
+    problems += _check_eras(analysis)
     for name, sample in analysis["samples"].items():
         key = f"samples.{name}"
         process = processes.get(sample["process"])
@@ -99,10 +100,13 @@ def check_references(analysis: Mapping[str, Any]) -> None:
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         problems.append(f"selection.cuts: names must be unique, repeated: {', '.join(duplicates)}")
-    masked = [name for name, sample in analysis["samples"].items() if "lumi_mask" in sample]
+    masked = [f"samples.{name}.lumi_mask" for name, sample in analysis["samples"].items()
+              if "lumi_mask" in sample]
+    masked += [f"eras.{name}.lumi_mask" for name, era in (analysis.get("eras") or {}).items()
+               if "lumi_mask" in era]
     if masked and "certified" in names:
         problems.append(f"selection.cuts: the name 'certified' is the cutflow step of "
-                        f"samples.{masked[0]}.lumi_mask: name the cut otherwise")
+                        f"{masked[0]}: name the cut otherwise")
     inject = (analysis.get("demo") or {}).get("inject_signal")
     if inject and inject["sample"] not in analysis["samples"]:
         problems.append(f"demo.inject_signal.sample: unknown sample {inject['sample']!r}")
@@ -112,7 +116,7 @@ def check_references(analysis: Mapping[str, Any]) -> None:
         elif high <= low:
             problems.append(f"demo.mass_ranges.{name}: the upper edge must exceed the lower")
     for signal in (analysis.get("plots") or {}).get("signals", []):
-        if signal not in analysis["samples"]:
+        if signal not in analysis["samples"] and "eras" not in analysis:
             problems.append(f"plots.signals: unknown sample {signal!r}")
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
@@ -160,6 +164,49 @@ def _check_systematics(analysis: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _check_eras(analysis: Mapping[str, Any]) -> list[str]:
+    """One luminosity, or eras each with its own (and every sample in one of them)."""
+    eras = analysis.get("eras")
+    if eras is None:
+        if "luminosity" not in analysis:
+            return ["luminosity: missing (give the integrated luminosity in /pb, or eras)"]
+        problems = [f"samples.{name}.{key}: only with eras"
+                    for name, sample in analysis["samples"].items()
+                    for key in ("era", "signal") if key in sample]
+        problems += [f"inference.{key}: only with eras" for key in ("eras", "luminosity_correlation")
+                     if key in (analysis.get("inference") or {})]
+        return problems
+    problems = []
+    if "luminosity" in analysis:
+        problems.append("luminosity: not with eras (each era has its own eras.<era>.luminosity)")
+    corrections = analysis.get("corrections") or {}
+    for era, spec in eras.items():
+        for name in spec.get("corrections") or {}:
+            if name not in corrections:
+                problems.append(f"eras.{era}.corrections.{name}: not a key of corrections (an era "
+                                f"replaces parts of a correction the config defines)")
+    for name, sample in analysis["samples"].items():
+        if "era" not in sample:
+            problems.append(f"samples.{name}.era: missing (with eras every sample belongs to one "
+                            f"of {', '.join(eras)})")
+        elif sample["era"] not in eras:
+            problems.append(f"samples.{name}.era: unknown era {sample['era']!r} "
+                            f"(known: {', '.join(eras)})")
+    from snakehep.analysis.eras import signal_points
+
+    try:
+        points = signal_points(analysis)
+    except ConfigError as err:
+        return [*problems, str(err)]
+    for key, names in [("inference.fit_signal", [(analysis.get("inference") or {}).get("fit_signal")]),
+                       ("plots.signals", (analysis.get("plots") or {}).get("signals", []))]:
+        for name in names:
+            if name is not None and name not in points:
+                problems.append(f"{key}: {name!r} is not a signal (with eras: one of "
+                                f"{', '.join(points)})")
+    return problems
+
+
 def _check_inference(analysis: Mapping[str, Any]) -> list[str]:
     settings = analysis.get("inference")
     if not settings:
@@ -181,7 +228,7 @@ def _check_inference(analysis: Mapping[str, Any]) -> list[str]:
         if name not in known:
             problems.append(f"inference.systematics.{name}: not a weight or shape variation")
     signal = settings.get("fit_signal")
-    if signal is not None and kinds.get(analysis["samples"].get(signal, {}).get("process")) != "signal":
+    if signal is not None and "eras" not in analysis and kinds.get(analysis["samples"].get(signal, {}).get("process")) != "signal":
         problems.append(f"inference.fit_signal: {signal!r} is not a signal sample")
     return problems
 

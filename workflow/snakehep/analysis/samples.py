@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from snakehep.analysis import eras
 from snakehep.errors import ConfigError, InputFileError
 from snakehep.grid import fetch
 
@@ -27,6 +28,8 @@ class Sample:
     downloads: tuple[fetch.Download, ...] = ()  # the inputs that rule rucio_download makes
     format: str = "nanoaod"  # of its files: nanoaod or physlite (selection/formats.py)
     lumi_mask: str | None = None  # data only: the golden JSON of certified (run, lumi) ranges
+    era: str | None = None  # with eras: the data-taking period of the sample
+    signal: str | None = None  # with eras: the signal (mass point) this sample is the era's part of
 
     @property
     def is_data(self) -> bool:
@@ -39,7 +42,9 @@ class Sample:
         Backgrounds split into several samples add up to their process; each signal mass point
         stays separate because the limits treat them one at a time.
         """
-        return self.name if self.kind == "signal" else self.process
+        if self.kind == "signal":
+            return self.signal or self.name
+        return self.process
 
     def normalisation(self, *, luminosity: float, sum_genweights: float) -> float:
         """Factor turning generator weights into expected events: xsec * k * L / sum(genWeight)."""
@@ -179,7 +184,10 @@ def load_samples(
             grid=grid,
             downloads=inputs.downloads,
             format=entry.get("format", analysis.get("format", "nanoaod")),
-            lumi_mask=entry.get("lumi_mask"),
+            lumi_mask=eras.lumi_mask(analysis, entry),
+            era=entry.get("era"),
+            signal=(eras.signal_name(name, entry) if "eras" in analysis
+                    and processes[entry["process"]]["kind"] == "signal" else None),
         )
     return samples
 

@@ -51,11 +51,15 @@ def generation_settings(analysis: Mapping, sample: str) -> dict:
     reduced["demo"]["compression"] = demo.get("compression", "ZLIB:4")
     if kind == "data":
         inject = demo.get("inject_signal")
-        names += [n for n in samples if sample_kind(analysis, n) == "background"]
-        if isinstance(inject, Mapping) and inject.get("sample") in samples:
+        era = sample_entry(analysis, sample).get("era")  # with eras: its era's, and only those
+        same_era = [n for n in samples if samples[n].get("era") == era]  # (all without eras)
+        names += [n for n in same_era if sample_kind(analysis, n) == "background"]
+        if isinstance(inject, Mapping) and inject.get("sample") in same_era:
             names.append(inject["sample"])
-        reduced["demo"]["inject_signal"] = inject
-        reduced["luminosity"] = analysis["luminosity"]
+        reduced["demo"]["inject_signal"] = inject if era is None or inject is None or (
+            isinstance(inject, Mapping) and inject.get("sample") in same_era) else None
+        reduced["luminosity"] = (analysis["luminosity"] if "eras" not in analysis
+                                 else analysis["eras"][era]["luminosity"])
         factors = analysis.get("scale_factors") or {}
         reduced["scale_factors"] = {  # binned as the analysis bins them; uncertainties unused
             k: {"edges": factors[k]["edges"], "values": factors[k]["values"]}

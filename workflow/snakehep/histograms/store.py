@@ -23,6 +23,7 @@ import uproot
 from uproot.writing.identify import to_TAxis, to_TH1x
 
 from snakehep.errors import InputFileError
+from snakehep.histograms.groups import split_era
 from snakehep.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -249,3 +250,22 @@ def read_store(path: str | os.PathLike) -> HistogramStore:
     except FileNotFoundError as err:
         raise InputFileError(f"{path}: histogram file not found") from err
     return store
+
+
+def sum_eras(store: HistogramStore) -> HistogramStore:
+    """Merged histograms keyed ``{group}@{era}/...`` summed over the eras into ``{group}/...``."""
+    parts: dict[str | None, HistogramStore] = {}
+    for (group, *rest), bins in store.items():
+        name, era = split_era(group)
+        parts.setdefault(era, HistogramStore())[(name, *rest)] = bins
+    return merge(parts.values()) if len(parts) != 1 else next(iter(parts.values()))
+
+
+def eras_as_channels(store: HistogramStore) -> HistogramStore:
+    """Merged histograms keyed ``{group}@{era}/{region}/...`` rekeyed ``{group}/{region}_{era}/...``
+    (one channel per era and region)."""
+    result = HistogramStore()
+    for (group, region, *rest), bins in store.items():
+        name, era = split_era(group)
+        result[(name, region if era is None else f"{region}_{era}", *rest)] = bins
+    return result

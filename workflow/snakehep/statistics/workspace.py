@@ -20,7 +20,13 @@ import pyhf
 
 from snakehep.analysis.samples import Sample, load_samples
 from snakehep.errors import ConfigError
-from snakehep.histograms.store import NOMINAL, Bins, HistogramStore
+from snakehep.histograms.store import (
+    NOMINAL,
+    Bins,
+    HistogramStore,
+    eras_as_channels,
+    sum_eras,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,13 +102,22 @@ def model_settings(analysis: Mapping[str, Any]) -> ModelSettings:
 class WorkspaceBuilder:
     """Turns merged histograms into pyhf samples, channel by channel."""
 
-    def __init__(self, analysis: Mapping[str, Any], store: HistogramStore) -> None:
+    def __init__(self, analysis: Mapping[str, Any], store: HistogramStore,
+                 lumi_normsys: Mapping[str, tuple[str, float]] | None = None) -> None:
+        # lumi_normsys (eras kept apart): channel -> (parameter, relative uncertainty) of a
+        # normsys that replaces the lumi modifier
+        self.lumi_normsys = lumi_normsys
         self.settings = model_settings(analysis)
         self.store = store
         self.samples = load_samples(analysis, resolve=False)  # names, kinds and masses only
         self.processes = analysis["processes"]
         self.backgrounds = [p for p, s in self.processes.items() if s["kind"] == "background"]
-        self.signals = [s for s in self.samples.values() if s.kind == "signal"]
+        # one per mass point (with eras its samples, one per era, share the group)
+        signals: dict[str, Sample] = {}
+        for sample in self.samples.values():
+            if sample.kind == "signal":
+                signals.setdefault(sample.group, sample)
+        self.signals = list(signals.values())
         self.rebinning = {channel: self._rebinning(channel) for channel in self.settings.channels}
         self.hepdata = analysis["inference"].get("hepdata", UNPUBLISHED)
 
@@ -123,6 +138,10 @@ class WorkspaceBuilder:
     def _modifiers(self, group: str, channel: str, nominal: np.ndarray) -> list[dict]:
         settings = self.settings
         modifiers: list[dict] = [{"name": "lumi", "type": "lumi", "data": None}]
+        if self.lumi_normsys is not None:
+            name, u = self.lumi_normsys[channel]
+            modifiers = [{"name": name, "type": "normsys",
+                          "data": {"hi": 1.0 + u, "lo": max(1.0 - u, 1e-3)}}]
         process = self.settings.backgrounds.get(group, {})
         if "xsec_uncertainty" in process:
             u = process["xsec_uncertainty"]
@@ -163,7 +182,7 @@ class WorkspaceBuilder:
                 "modifiers": self._modifiers(group, channel, values)}
 
     def signal_sample(self, signal: Sample, channel: str) -> dict:
-        entry = self.sample(signal.name, channel, name="signal")
+        entry = self.sample(signal.group, channel, name="signal")
         entry["modifiers"].insert(0, {"name": self.settings.poi, "type": "normfactor", "data": None})
         return entry
 
@@ -178,6 +197,8 @@ class WorkspaceBuilder:
         ]
         parameters = [{"name": "lumi", "auxdata": [1.0], "bounds": [[0.5, 1.5]], "inits": [1.0],
                        "sigmas": [max(self.settings.luminosity_uncertainty, 1e-9)]}]
+        if self.lumi_normsys is not None:
+            parameters = []
         parameters.append({"name": self.settings.poi, "bounds": [[0.0, 100.0]], "inits": [1.0]})
         return {
             "channels": channels,
@@ -195,7 +216,7 @@ class WorkspaceBuilder:
                  "value": self.signal_sample(signal, channel)}
                 for index, channel in enumerate(self.settings.channels)
             ]
-            patches.append({"metadata": {"name": signal.name, "values": [signal.mass]},
+            patches.append({"metadata": {"name": signal.group, "values": [signal.mass]},
                             "patch": operations})
         return {
             "metadata": {
@@ -219,12 +240,43 @@ class WorkspaceBuilder:
 
 def build_workspaces(analysis: Mapping[str, Any], store: HistogramStore) -> tuple[dict, dict, dict]:
     """The background-only workspace, the signal patchset and the binning (all validated)."""
-    builder = WorkspaceBuilder(analysis, store)
+    lumi_normsys = None
+    if analysis.get("eras"):
+        analysis, store, lumi_normsys = era_model(analysis, store)
+    builder = WorkspaceBuilder(analysis, store, lumi_normsys)
     background_only = builder.background_only()
     pyhf.Workspace(background_only)  # schema validation
     patchset = builder.patchset(background_only)
     pyhf.PatchSet(patchset)
     return background_only, patchset, builder.binning()
+
+
+def era_model(analysis: Mapping[str, Any], store: HistogramStore
+              ) -> tuple[dict, HistogramStore, dict[str, tuple[str, float]] | None]:
+    """With eras (merged groups ``{group}@{era}``): ``inference.eras: combine`` sums the eras into
+    each channel, with one lumi parameter whose uncertainty combines the eras' (linearly when
+    correlated, in quadrature when not, weighted by luminosity); ``separate`` makes one channel
+    ``{region}_{era}`` per region and era, each with a lumi normsys: ``lumi`` shared by the eras
+    (correlated) or ``lumi_{era}`` (uncorrelated)."""
+    settings = dict(analysis["inference"])
+    eras = analysis["eras"]
+    default = settings.get("luminosity_uncertainty", 0.0)
+    lumis = {e: float(spec["luminosity"]) for e, spec in eras.items()}
+    uncertainties = {e: float(spec.get("luminosity_uncertainty", default)) for e, spec in eras.items()}
+    correlated = settings.get("luminosity_correlation", "correlated") == "correlated"
+    if settings.get("eras", "combine") == "combine":
+        total = sum(lumis.values())
+        if correlated:
+            combined = sum(lumis[e] * uncertainties[e] for e in eras) / total
+        else:
+            combined = float(np.sqrt(sum((lumis[e] * uncertainties[e]) ** 2 for e in eras))) / total
+        settings["luminosity_uncertainty"] = combined
+        return {**analysis, "inference": settings}, sum_eras(store), None
+    regions = settings["channels"]
+    settings["channels"] = [f"{region}_{era}" for region in regions for era in eras]
+    lumi_normsys = {f"{region}_{era}": ("lumi" if correlated else f"lumi_{era}", uncertainties[era])
+                    for region in regions for era in eras}
+    return {**analysis, "inference": settings}, eras_as_channels(store), lumi_normsys
 
 
 def apply_patch(background_only: dict, patchset: dict, signal: str) -> dict:

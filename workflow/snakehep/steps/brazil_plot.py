@@ -12,7 +12,7 @@ from snakehep.steps.job import Job
 
 
 def params(context: StepContext, wildcards: Mapping[str, str]) -> dict[str, Any]:
-    return {"luminosity": context.config["luminosity"]}
+    return {"luminosity": context.luminosity}
 
 
 def run(job: Job) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from snakehep.analysis.batch import BatchSettings, SamplePlan, plan
 from snakehep.analysis.config import IMPLICIT_REGION
+from snakehep.analysis.eras import luminosity, signal_points, total_luminosity, with_era_corrections
 from snakehep.analysis.samples import Sample, load_samples
 from snakehep.grid.fetch import Download, is_remote
 from snakehep.provenance import config_hash
@@ -60,11 +61,42 @@ class StepContext:
 
     @property
     def signals(self) -> list[str]:
+        """The signal mass points: signal samples, or with eras the groups of their samples."""
+        if self.eras:
+            return list(signal_points(self.config))
         return [name for name, sample in self.samples.items() if sample.kind == "signal"]
 
     @property
+    def eras(self) -> dict[str, dict[str, Any]]:
+        """The config's eras (none: a single-era config with one luminosity)."""
+        return dict(self.config.get("eras") or {})
+
+    @property
+    def luminosity(self) -> float:
+        """The integrated luminosity in /pb: the config's, or the sum of its eras'."""
+        return total_luminosity(self.config)
+
+    def luminosity_of(self, sample: str) -> float:
+        """The luminosity a sample is normalised to: its era's, or the config's."""
+        return luminosity(self.config, self.samples[sample].era)
+
+    @property
     def channels(self) -> list[str]:
-        return self.config.get("inference", {}).get("channels", [])
+        """The likelihood's channels: inference.channels (regions), or with
+        ``inference.eras: separate`` one per region and era, ``{region}_{era}``."""
+        return list(self.channel_luminosities) if self.eras else self.config.get(
+            "inference", {}).get("channels", [])
+
+    @property
+    def channel_luminosities(self) -> dict[str, float]:
+        """With eras, each channel's integrated luminosity (/pb): the era's with
+        ``inference.eras: separate``, otherwise the sum of the eras'."""
+        inference = self.config.get("inference", {})
+        regions = inference.get("channels", [])
+        if inference.get("eras") == "separate":
+            return {f"{region}_{era}": luminosity(self.config, era)
+                    for region in regions for era in self.eras}
+        return dict.fromkeys(regions, self.luminosity)
 
     @property
     def fit_signal(self) -> str | None:
@@ -86,9 +118,18 @@ class StepContext:
     def download_dirs(self) -> list[str]:
         return sorted({os.path.normpath(t.settings.download_dir) for t in self.downloads.values()})
 
+    def selection_side_inputs(self, sample: str) -> list[str]:
+        """The local files a sample's selection jobs read besides its events: the correction files
+        of its era (config corrections), then its golden JSON (lumi mask)."""
+        lumi_mask = self.samples[sample].lumi_mask
+        files = correction_files(with_era_corrections(self.config, self.samples[sample].era))
+        return files if lumi_mask is None else [*files, lumi_mask]
+
     @property
     def local_inputs_by_sample(self) -> dict[str, list[str]]:
-        return {name: [path for path in sample.inputs if not is_remote(path)]
+        """Each sample's local files: its events, then its correction files and golden JSON."""
+        return {name: [*(path for path in sample.inputs if not is_remote(path)),
+                       *self.selection_side_inputs(name)]
                 for name, sample in self.samples.items()}
 
     @property
@@ -111,3 +152,10 @@ class StepContext:
         images = self.config["containers"]
         name = images["images"].get(step, f"snakehep-{step}")
         return f"docker://{images['registry']}/{name}:{images['tag']}"
+
+
+def correction_files(analysis: Mapping[str, Any]) -> list[str]:
+    """The local files of the config's ``corrections`` (each once, in their order): inputs of
+    the selection jobs (a root:// URL or Rucio DID is read by the job)."""
+    files = [entry["file"] for entry in (analysis.get("corrections") or {}).values()]
+    return list(dict.fromkeys(path for path in files if not is_remote(path)))

@@ -14,12 +14,15 @@ PathLike = str | os.PathLike
 
 
 def params(context: StepContext, wildcards: Mapping[str, str]) -> dict[str, Any]:
-    """The processes' labels and colours, the luminosity, the fitted observable's label."""
+    """The processes' labels and colours, the luminosity (with eras also each channel's), the
+    fitted observable's label."""
     config = context.config
     inference = config.get("inference", {})
     observable = inference.get("observable")
     settings = {
         **context.section("processes", "luminosity"),
+        **({"luminosity": context.luminosity, "channel_luminosity": context.channel_luminosities}
+           if context.eras else {}),
         "inference": {k: inference[k] for k in ("observable", "fit_signal") if k in inference},
         "histograms": ({observable: {"label": config["histograms"][observable]["label"]}}
                        if observable in config["histograms"] else {}),
@@ -75,7 +78,8 @@ def plot_fit(
             },
             colors={p: spec["color"] for p, spec in processes.items() if "color" in spec},
             xlabel=label,
-            luminosity_pb=float(analysis["luminosity"]),
+            luminosity_pb=float(analysis.get("channel_luminosity", {}).get(
+                channel, analysis["luminosity"])),
             region_label=f"{channel}, post-fit",
             log_y=True,
             uncertainty=np.asarray(yields["total_uncertainty"]),

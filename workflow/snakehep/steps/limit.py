@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from snakehep.analysis.eras import signal_entry
 from snakehep.io import read_json
 from snakehep.statistics.results import SignalLimit
 from snakehep.steps.context import StepContext
@@ -16,7 +17,7 @@ from snakehep.steps.job import Job
 def params(context: StepContext, wildcards: Mapping[str, str]) -> dict[str, Any]:
     """The inference settings and the signal's cross section, k-factor and mass (its whole
     config entry)."""
-    entry = context.config["samples"][wildcards["signal"]]
+    entry = signal_entry(context.config, wildcards["signal"])  # with eras: its samples' in common
     return {"settings": {
         **context.section("inference"),
         "processes": {entry["process"]: context.config["processes"][entry["process"]]},

@@ -22,7 +22,7 @@ def input_files(context: StepContext, wildcards: Mapping[str, str]) -> list[str]
 
 
 def params(context: StepContext, wildcards: Mapping[str, str]) -> dict[str, Any]:
-    return {"luminosity": context.config["luminosity"],
+    return {"luminosity": context.luminosity_of(wildcards["sample"]),
             "sample": context.samples[wildcards["sample"]].normalisation_params()}
 
 

@@ -7,13 +7,22 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from snakehep.analysis.samples import Sample
 from snakehep.steps.context import StepContext
 from snakehep.steps.job import Job
 
 
 def params(context: StepContext, wildcards: Mapping[str, str]) -> dict[str, Any]:
     return {"samples": list(context.samples),
-            "groups": {name: sample.group for name, sample in context.samples.items()}}
+            "groups": merged_groups(context.samples)}
+
+
+def merged_groups(samples: Mapping[str, Sample]) -> dict[str, str]:
+    """Each sample's key in merged.root: its group (its process, or a signal's mass point), with
+    eras ``{group}@{era}``."""
+    from snakehep.histograms.groups import era_group
+
+    return {name: era_group(sample.group, sample.era) for name, sample in samples.items()}
 
 
 def run(job: Job) -> None:
@@ -25,7 +34,8 @@ def run(job: Job) -> None:
 def merge_samples(*, groups: Mapping[str, str], sample_histograms: Mapping[str, str | os.PathLike],
                   output: str | os.PathLike) -> None:
     """Sum samples of the same group (``groups``: sample -> process, or the sample itself for a
-    signal) into one file whose histograms are named ``{group}/{region}/{observable}/{variation}``.
+    signal) into one file whose histograms are named ``{group}/{region}/{observable}/{variation}``
+    (with eras, the groups are ``{group}@{era}``: each era kept apart).
     """
     from snakehep.histograms.store import HistogramStore, merge, read_store, write_store
 

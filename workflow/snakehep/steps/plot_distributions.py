@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from snakehep.analysis.eras import signal_entry
 from snakehep.errors import InputFileError
 from snakehep.steps.context import StepContext
 from snakehep.steps.job import Job
@@ -18,6 +19,15 @@ def params(context: StepContext, wildcards: Mapping[str, str]) -> dict[str, Any]
     colours, the overlaid signals (process, mass) and the luminosity."""
     observable = wildcards["observable"]
     signals = context.config.get("plots", {}).get("signals", [])
+    if context.eras:  # the eras summed per process; the signals are mass points
+        return {"settings": {
+            **context.section("processes", "plots"),
+            "luminosity": context.luminosity,
+            "eras": list(context.eras),
+            "histograms": {observable: context.config["histograms"][observable]},
+            "samples": {s: {k: v for k, v in signal_entry(context.config, s).items()
+                            if k in ("process", "mass")} for s in signals},
+        }}
     return {"settings": {
         **context.section("processes", "plots", "luminosity"),
         "histograms": {observable: context.config["histograms"][observable]},
@@ -39,10 +49,12 @@ def plot_distributions(
     """A stacked data/MC plot with ratio panel for every (region, observable) in ``outputs``."""
     import matplotlib.pyplot as plt
 
-    from snakehep.histograms.store import read_store
+    from snakehep.histograms.store import read_store, sum_eras
     from snakehep.plotting.distributions import plot_stack
 
     store = read_store(merged)
+    if analysis.get("eras"):  # groups {group}@{era}: summed over the eras
+        store = sum_eras(store)
     wanted = {Path(path) for path in outputs}
     directory = Path(outputs[0]).parent
     samples = analysis.get("samples", {})  # only the signals' process and mass are read

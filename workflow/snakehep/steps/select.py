@@ -8,10 +8,11 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from snakehep.analysis.eras import with_era_corrections
 from snakehep.analysis.samples import Sample
 from snakehep.errors import InputFileError, UnreadableFileError
 from snakehep.grid.fetch import is_remote
-from snakehep.steps.context import StepContext
+from snakehep.steps.context import StepContext, correction_files
 from snakehep.steps.job import Job
 
 log = logging.getLogger(__name__)
@@ -20,15 +21,17 @@ log = logging.getLogger(__name__)
 DRAWING_KEYS = ("label", "log_y")
 
 
-def selection_settings(context: StepContext) -> dict[str, Any]:
+def selection_settings(context: StepContext, *, era: str | None = None) -> dict[str, Any]:
     """The cuts, objects and observables (sorted: their order changes no number), scale factors,
-    corrections (when the config has some) and variations. Nothing of the samples'
-    normalisation. When a sample has a lumi mask, also ``certified_step: true``
+    corrections (when the config has some; those of ``era``) and variations. Nothing of the
+    samples' normalisation. When a sample has a lumi mask, also ``certified_step: true``
     (processing.CERTIFIED_STEP): every sample's cutflow then has the step ``certified`` (the key
     is absent otherwise, so that other configs' params stay as they were)."""
     histograms = context.config["histograms"]
+    config = with_era_corrections(context.config, era)
     settings = {
-        **context.section("selection", "scale_factors", "variations", "corrections"),
+        **{key: config[key] for key in ("selection", "scale_factors", "variations", "corrections")
+           if key in config},
         "histograms": {
             name: {key: value for key, value in spec.items() if key not in DRAWING_KEYS}
             for name, spec in sorted(histograms.items())
@@ -49,15 +52,14 @@ def input_files(context: StepContext, wildcards: Mapping[str, str]) -> list[str]
     the local correction files (config corrections), then its sample's lumi mask if it has one:
     editing a correction file or the golden JSON reruns the selection."""
     files = [source for source in group_sources(context, wildcards) if not is_remote(source)]
-    files += correction_files(context.config)  # editing a correction file reruns the selection
-    lumi_mask = context.samples[wildcards["sample"]].lumi_mask
-    return files if lumi_mask is None else [*files, lumi_mask]
+    return [*files, *context.selection_side_inputs(wildcards["sample"])]
 
 
 def params(context: StepContext, wildcards: Mapping[str, str]) -> dict[str, Any]:
+    sample = context.samples[wildcards["sample"]]
     return {
-        "analysis": selection_settings(context),
-        "sample": context.samples[wildcards["sample"]].selection_params(),
+        "analysis": selection_settings(context, era=sample.era),
+        "sample": sample.selection_params(),
         "inputs": group_sources(context, wildcards),
     }
 
@@ -74,13 +76,6 @@ def run(job: Job) -> None:
     inputs = [source if is_remote(source) else next(local) for source in job.params["inputs"]]
     select_group(analysis, sample=Sample.from_params(sample, inputs),
                  inputs=inputs, output=job.output_file())
-
-
-def correction_files(analysis: Mapping[str, Any]) -> list[str]:
-    """The local files of the config's ``corrections`` (each once, in their order): inputs of
-    every selection job, after its data files (a root:// URL or Rucio DID is read by the job)."""
-    files = [entry["file"] for entry in (analysis.get("corrections") or {}).values()]
-    return list(dict.fromkeys(path for path in files if not is_remote(path)))
 
 
 def _staged_corrections(analysis: Mapping[str, Any], files: list[str]) -> Mapping[str, Any]:

@@ -13,7 +13,15 @@ from snakehep.steps.job import Job
 
 
 def params(context: StepContext, wildcards: Mapping[str, str]) -> dict[str, Any]:
-    """The inference settings, the processes' kinds and the signals' masses."""
+    """The inference settings, the processes' kinds and the signals' masses (with eras: also the
+    eras and the era and mass point of every signal sample)."""
+    if context.eras:
+        names = [n for n, s in context.samples.items() if s.kind == "signal"]
+        return {"settings": {
+            **context.section("inference", "eras"),
+            "processes": {p: {"kind": s["kind"]} for p, s in context.config["processes"].items()},
+            "samples": context.sample_fields(names, "process", "mass", "era", "signal"),
+        }, "signals": context.signals}
     return {"settings": {
         **context.section("inference"),
         "processes": {p: {"kind": s["kind"]} for p, s in context.config["processes"].items()},
