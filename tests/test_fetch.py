@@ -190,3 +190,45 @@ def test_rucio_refresh_command_rewrites_the_cache(grid, default_config, tmp_path
     cache = fetch.cache_path(tmp_path / "dids", did("data23:Run2023D.dimuon-v1"))
     assert "Run2023D-dimuon.v1.part0.root" in cache.read_text()
     assert main(["rucio-refresh", "--config", str(config), "--sample", "nosuch"]) == 2
+
+
+def test_a_correction_file_on_the_grid_gives_the_weights_of_the_local_file(grid, nanoaod_files, analysis_config,
+                                                                            tmp_path):
+    """corrections.<name>.file as a Rucio DID (read from its root:// replica) and as a root:// URL:
+    the selection's weighted sums equal those with the local file; a DID without a replica is an
+    error naming the key."""
+    from rucio.client import Client
+    from rucio.client.uploadclient import UploadClient
+    from snakehep.analysis.config import validate
+    from snakehep.selection.processing import compile_analysis, process_file
+
+    local = nanoaod_files["testSF2d.corr.json.gz"]
+    name = "corrections/testSF2d-v1.corr.json.gz"
+    client = Client()
+    UploadClient(client).upload([{"path": str(local), "rse": "SITE_POSIX", "did_scope": "mc23",
+                                  "did_name": name, "register_after_upload": True}])
+    meta = client.get_metadata("mc23", name)
+    client.add_replicas("SITE_XRD", [{"scope": "mc23", "name": name, "bytes": meta["bytes"],
+                                      "adler32": meta["adler32"]}])
+    config = analysis_config
+    config["selection"] = {"objects": {"muons": {"collection": "Muon", "where": "pt > 3 and abs(eta) < 2.4"}},
+                           "cuts": [{"name": "one_muon", "expr": "count(muons) >= 1"}]}
+    config["histograms"] = {"n_muons": {"expr": "count(muons)", "label": "muons", "bins": 10, "start": -0.5,
+                                        "stop": 9.5}}
+    config["scale_factors"], config["variations"] = {}, {"weight": [], "shape": {}}
+    config["inference"].update(observable="n_muons", channels=["selected"], systematics={})
+    sample = load_samples({**config, "samples": {"dy": {"process": "dy", "xsec": 1.0,
+                                                         "inputs": [str(nanoaod_files["nano_dy.root"])]}}})["dy"]
+    weighted = {}
+    for where in (str(local), uri(f"mc23:{name}"), grid.xrootd_url(f"mc23:{name}")):
+        config["corrections"] = {"muon_sf": {"file": where, "correction": "scalefactors_Tight_Electron",
+                                             "object": "muons", "inputs": ["eta", "pt"]}}
+        compiled = compile_analysis(validate(copy.deepcopy(config)), grid=fetch.GridSettings(rse="SITE_XRD", retries=0))
+        result = process_file(compiled, sample, str(nanoaod_files["nano_dy.root"]))
+        weighted[where] = [step["weighted"] for step in result.cutflow]
+    values = list(weighted.values())
+    assert values[0] == values[1] == values[2] and values[0][-1] != values[0][0]  # the factors apply
+
+    config["corrections"]["muon_sf"]["file"] = "rucio://mc23/corrections/no-such-file.json.gz"
+    with pytest.raises(InputFileError, match=r"corrections\.muon_sf\.file"):
+        compile_analysis(validate(copy.deepcopy(config)), grid=fetch.GridSettings(rse="SITE_XRD", retries=0))

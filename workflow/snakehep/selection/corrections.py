@@ -309,7 +309,11 @@ def _correction_set(source: str, key: str, grid: fetch.GridSettings | None) -> A
 def _read_remote(source: str, key: str, grid: fetch.GridSettings) -> str:
     import fsspec
 
-    url = fetch.replica_url(fetch.Did.parse(source, key=key), settings=grid) if fetch.is_rucio(source) else source
+    try:
+        url = (fetch.replica_url(fetch.Did.parse(source, key=key), settings=grid)
+               if fetch.is_rucio(source) else source)
+    except fetch.GridError as err:
+        raise InputFileError(f"{key}: {err}") from None
 
     def read() -> bytes:
         with fsspec.open(url, "rb", timeout=math.ceil(grid.timeout)) as stream:
