@@ -90,7 +90,10 @@ def test_coupled_histosys_limits_are_not_local_minima(coupled_profile, caplog):
     with caplog.at_level(logging.WARNING, logger="snakehep.statistics.limits"):
         limit = upper_limit_workspace(COUPLED, source="coupled.json")
     assert "finding this limit again without warm starts" in caplog.text
-    assert limit.obs == pytest.approx(COUPLED_PYHF_LIMITS["obs"], rel=2e-4)
+    # observed: pyhf's single-start free fit stops in the local minimum (twice the NLL 30.80,
+    # not 29.33), so its 1.5424 is not the limit; tests/test_global_minimum.py checks ours
+    # against a brute-force profile
+    assert limit.obs < COUPLED_PYHF_LIMITS["obs"] - 0.1
     np.testing.assert_allclose(limit.exp[1:], COUPLED_PYHF_LIMITS["exp"][1:], rtol=2e-4)
     # -2 sigma: pyhf's own fit from alpha = 0 stops in the local minimum at alpha = -0.28
     # (NLL 15.0104 on the Asimov data at mu = 0.3378) where alpha = +0.41 gives 14.9635, so its
@@ -399,7 +402,8 @@ def test_fit_stage_fits_data_once(monkeypatch, tmp_path):
     assert sorted(calls) == [False, True]
     fit = json.loads((tmp_path / "fit.json").read_text())
     assert set(fit) == {"poi", "twice_nll", "converged", "asimov", "parameters", "correlation", "yields",
-                        "asimov_fit"}
+                        "asimov_fit", "minimum"}  # minimum: issue 19 (how it was searched)
+    assert fit["minimum"] == {"search": "convex", "other_poi_values": []}  # no two-sided parameter
     ranking = json.loads((tmp_path / "ranking.json").read_text())
     assert [r["name"] for r in ranking] == ["uncorr_bkguncrt[1]", "uncorr_bkguncrt[0]"] or len(ranking) == 2
     assert set(ranking[0]) == {"name", "pull", "pull_error", "impact_prefit_up", "impact_prefit_down",

@@ -162,8 +162,13 @@ def test_fit_record_round_trip(tmp_path):
     record = FitRecord.of(fit_summary(asimov=False, shift=0.0, twice_nll=12.5),
                           fit_summary(asimov=True, shift=0.6, twice_nll=3.25))
     record.write(tmp_path / "fit.json")
-    assert written(tmp_path / "fit.json") == as_written(old_fit_dict())
+    # the record as before issue 19, with how the minimum was searched (issue 19) at its end
+    minimum = {"search": "local", "other_poi_values": []}
+    assert written(tmp_path / "fit.json") == as_written({**old_fit_dict(), "minimum": minimum})
     assert FitRecord.read(tmp_path / "fit.json") == record
+    old = tmp_path / "old.json"  # a record written before: read without its minimum
+    old.write_text(as_written(old_fit_dict()))
+    assert FitRecord.read(old).minimum is None and FitRecord.read(old).twice_nll == record.twice_nll
     assert record.parameter("lumi").prefit_error == 1.0
     assert record.yields["postfit"]["SR"]["total_uncertainty"] == [3.1, 2.2]
 

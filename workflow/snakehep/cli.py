@@ -117,10 +117,25 @@ def cmd_plot_distributions(args: argparse.Namespace) -> None:
     plot_distributions.plot_distributions(_analysis(args), merged=args.merged, outputs=args.output)
 
 
+def _workspace(args: argparse.Namespace) -> tuple[dict, str]:
+    """The workspace file, with --patch (from --patchset, or a patch file) applied."""
+    from snakehep.statistics.patches import patched_workspace
+
+    return patched_workspace(args.workspace, patch=args.patch, patchset=args.patchset)
+
+
+def cmd_patches(args: argparse.Namespace) -> None:
+    from snakehep.statistics.patches import list_patches
+
+    labels, patches = list_patches(args.patchset)
+    _emit_json({"labels": labels, "patches": [patch.to_dict() for patch in patches]}, args.output)
+
+
 def cmd_fit(args: argparse.Namespace) -> None:
     from snakehep.steps import fit
 
-    summary, _ = fit.fit_workspace(io.read_json(args.workspace), source=args.workspace, asimov=args.asimov,
+    spec, source = _workspace(args)
+    summary, _ = fit.fit_workspace(spec, source=source, asimov=args.asimov,
                                       measurement=args.measurement, keep_poi_bounds=args.keep_poi_bounds)
     _emit_json(summary.to_dict(), args.output)
 
@@ -128,12 +143,22 @@ def cmd_fit(args: argparse.Namespace) -> None:
 def cmd_ranking(args: argparse.Namespace) -> None:
     from snakehep.steps import fit
 
-    _, ranking = fit.fit_workspace(io.read_json(args.workspace), source=args.workspace, rank=True,
+    spec, source = _workspace(args)
+    _, ranking = fit.fit_workspace(spec, source=source, rank=True,
                                       measurement=args.measurement, keep_poi_bounds=args.keep_poi_bounds)
     _emit_json({"ranking": [impact.to_dict() for impact in ranking]}, args.output)
 
 
+def _add_patch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--patchset", metavar="FILE",
+                        help="a pyhf patchset made for WORKSPACE (its digest is checked); with --patch NAME")
+    parser.add_argument("--patch", metavar="NAME|FILE",
+                        help="the signal patch to apply: its name (or values m1,m2) in --patchset, or "
+                             "without --patchset a JSON-patch file (HEPData's older patch.NAME.json)")
+
+
 def _add_fit_options(parser: argparse.ArgumentParser) -> None:
+    _add_patch_options(parser)
     parser.add_argument("--measurement", metavar="NAME", help="measurement of the workspace (default: the first)")
     parser.add_argument("--keep-poi-bounds", action="store_true",
                         help="fit with the workspace's bounds on the POI (pyhf's default: [0, 10]); by default, "
@@ -157,9 +182,9 @@ def _modifier_settings(text: str | None) -> dict | None:
     return _json_object(text, "--modifier-settings", '{"normsys": {"interpcode": "code1"}}')
 
 
-def _statistics_options(args: argparse.Namespace) -> dict:
+def _statistics_options(args: argparse.Namespace, source: str) -> dict:
     return {
-        "source": args.workspace,
+        "source": source,
         "test_stat": args.test_stat,
         "measurement": args.measurement,
         "backend": args.backend,
@@ -170,20 +195,21 @@ def _statistics_options(args: argparse.Namespace) -> dict:
 def cmd_hypotest(args: argparse.Namespace) -> None:
     from snakehep.statistics.limits import hypotest_workspace
 
-    spec = io.read_json(args.workspace)
-    result = hypotest_workspace(spec, mu=args.mu, **_statistics_options(args))
+    spec, source = _workspace(args)
+    result = hypotest_workspace(spec, mu=args.mu, **_statistics_options(args, source))
     _emit_json(result.to_dict(), args.output)
 
 
 def cmd_limit(args: argparse.Namespace) -> None:
     from snakehep.statistics.limits import upper_limit_workspace
 
-    spec = io.read_json(args.workspace)
-    result = upper_limit_workspace(spec, cl=args.cl, **_statistics_options(args))
+    spec, source = _workspace(args)
+    result = upper_limit_workspace(spec, cl=args.cl, **_statistics_options(args, source))
     _emit_json(result.to_dict(), args.output)
 
 
 def _add_statistics_options(parser: argparse.ArgumentParser) -> None:
+    _add_patch_options(parser)
     parser.add_argument("--measurement", metavar="NAME",
                         help="measurement of the workspace (default: the first, with a notice if there are several)")
     parser.add_argument("--test-stat", choices=("qtilde", "q"), default="qtilde",
@@ -291,6 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     limit.add_argument("--cl", type=float, default=0.95, help="confidence level")
     _add_statistics_options(limit)
     limit.add_argument("-o", "--output", help="write the JSON here instead of stdout")
+
+    patches = add("patches", cmd_patches, "the patches of a pyhf patchset: names and label values")
+    patches.add_argument("patchset", help="pyhf patchset JSON (e.g. HEPData's patchset.json)")
+    patches.add_argument("-o", "--output", help="write the JSON here instead of stdout")
 
     job = add("job", cmd_job, "run one job of a workflow rule (what the rules' shell commands call)")
     job.add_argument("rule", help="rule name, e.g. select, merge_sample, limit")

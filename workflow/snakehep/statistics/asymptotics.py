@@ -58,7 +58,7 @@ class Asymptotics:
         self.source = source
         self.data = {"data": loaded.data}
         self.fitter = Fitter(self.lk, loaded.data, source)
-        free = self.fitter.checked_fit(loaded.data, what="the free fit to data")
+        free = self.fitter.checked_fit(loaded.data, what="the free fit to data", guard=[])
         asimov_fit = self.fitter.checked_fit(
             loaded.data, what="the POI=0 fit for the Asimov data", fixed={self.poi: 0.0}, start=free.pars, guard=[]
         )
@@ -66,7 +66,7 @@ class Asymptotics:
         self.free = {
             "data": free,
             "asimov": self.fitter.checked_fit(
-                self.data["asimov"], what="the free fit to Asimov data", start=asimov_fit.pars
+                self.data["asimov"], what="the free fit to Asimov data", start=asimov_fit.pars, guard=[]
             ),
         }
         self._cond: dict[tuple[str, bool], dict[float, FitResult]] = {}

@@ -7,7 +7,7 @@ and the lower bound that lets the POI go negative (:func:`load_for_fit`); the pu
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -76,7 +76,7 @@ def fit_with_errors(loaded: Loaded, *, asimov: bool, source: str) -> FitState:
     else:
         data = loaded.data
     fitter = Fitter(lk, data, source)
-    best = fitter.checked_fit(data, what="the maximum-likelihood fit")
+    best = fitter.checked_fit(data, what="the maximum-likelihood fit", guard=[])
     free = np.flatnonzero(~lk.fixed)
     hess = _hessian(lk, best.pars, data, free, fitter.scale)
     try:
@@ -104,6 +104,8 @@ class FitSummary:
     parameters: tuple[ParameterEstimate, ...]
     correlation: np.ndarray
     yields: dict[str, dict[str, dict[str, list[float]]]]
+    # how the minimum was searched (optimizer.FitResult.search) and other minima as low
+    minimum: dict[str, Any] = field(default_factory=lambda: {"search": "local", "other_poi_values": []})
 
     def parameter(self, name: str) -> ParameterEstimate:
         return next(p for p in self.parameters if p.name == name)
@@ -118,6 +120,7 @@ class FitSummary:
             "parameters": [vars(p).copy() for p in self.parameters],
             "correlation": self.correlation.tolist(),
             "yields": self.yields,
+            "minimum": self.minimum,
         }
 
 
@@ -161,8 +164,10 @@ def summarize(state: FitState, *, asimov: bool, source: str) -> FitSummary:
         postfit[channel]["total_uncertainty"] = sigma_total[lk.channel_slices[channel]].tolist()
     log.info("%s: fit %s: %s = %.4g +- %.4g", source, "to Asimov data" if asimov else "to data",
              lk.poi_name, best.pars[lk.poi_index], errors[lk.poi_index])
+    others = [float(pars[lk.poi_index]) for pars in best.other_minima or []]
     return FitSummary(lk.poi_name, 2.0 * best.nll, best.converged, asimov, parameters, correlation,
-                      {"prefit": prefit, "postfit": postfit})
+                      {"prefit": prefit, "postfit": postfit},
+                      {"search": best.search, "other_poi_values": others})
 
 
 def _allow_negative_poi(loaded: Loaded, spec: dict) -> None:

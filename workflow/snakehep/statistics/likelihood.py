@@ -203,6 +203,13 @@ class HistFactoryLikelihood:
             np.any(np.abs(self._ns_log_up + self._ns_log_dn) > 1e-12)
         )
         """True if the NLL can have several minima: histosys or asymmetric normsys modifiers."""
+        asymmetric_normsys = np.abs(self._ns_log_up + self._ns_log_dn) > 1e-12
+        asymmetric_histosys = np.abs(self._hs_up - self._hs_dn) > 1e-12 * np.maximum(
+            1.0, np.abs(self._hs_up) + np.abs(self._hs_dn))
+        self.branch_parameters = np.unique(np.concatenate([
+            self._ns_par[asymmetric_normsys], self._hs_par[asymmetric_histosys]])).astype(np.intp)
+        """Parameters whose interpolation has different shapes on either side of 0 (asymmetric
+        histosys and normsys): the NLL can have a minimum on each side (optimizer.py)."""
         self._hs_S = 0.5 * (self._hs_up + self._hs_dn)
         self._hs_A = 0.0625 * (self._hs_up - self._hs_dn)
 

@@ -55,10 +55,12 @@ class HypotestResult:
     cls_obs: float
     cls_exp: tuple[float, ...]
     test_stat: str
+    warnings: tuple[str, ...] = ()  # fits with another, as low, minimum (optimizer.AMBIGUITY_NLL)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON of ``snakehep hypotest``."""
-        return {"mu": self.mu, "cls_obs": self.cls_obs, "cls_exp": list(self.cls_exp)}
+        """The JSON of ``snakehep hypotest`` (``warnings`` only when there are some)."""
+        result = {"mu": self.mu, "cls_obs": self.cls_obs, "cls_exp": list(self.cls_exp)}
+        return {**result, "warnings": list(self.warnings)} if self.warnings else result
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,12 @@ class UpperLimit:
     cl: float
     obs: float
     exp: tuple[float, ...]
+    warnings: tuple[str, ...] = ()  # fits with another, as low, minimum (optimizer.AMBIGUITY_NLL)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON of ``snakehep limit``."""
-        return {"poi": self.poi, "obs": self.obs, "exp": list(self.exp)}
+        """The JSON of ``snakehep limit`` (``warnings`` only when there are some)."""
+        result = {"poi": self.poi, "obs": self.obs, "exp": list(self.exp)}
+        return {**result, "warnings": list(self.warnings)} if self.warnings else result
 
 
 LIMIT_CLS_RTOL = 1e-4
@@ -138,7 +142,8 @@ def hypotest_workspace(
         engine = Asymptotics(loaded, source, test_stat)
         cls_obs = engine.cls_observed(float(mu), warm=False)
         cls_exp = tuple(engine.cls_expected(float(mu), warm=False))
-        result = HypotestResult(loaded.likelihood.poi_name, float(mu), cls_obs, cls_exp, test_stat)
+        result = HypotestResult(loaded.likelihood.poi_name, float(mu), cls_obs, cls_exp, test_stat,
+                                tuple(dict.fromkeys(engine.fitter.warnings)))
     log.info("%s: CLs(%s=%g) = %.6g observed, %.6g expected", source, result.poi, mu, result.cls_obs,
              result.cls_exp[2])
     return result
@@ -290,7 +295,7 @@ def upper_limit_workspace(
         raise InferenceError(f"{source}: the free fits keep finding lower minima; no limit is reliable")
     if max(limits) > upper:
         log.warning("%s: an upper limit exceeds the POI's upper bound %g", source, upper)
-    result = UpperLimit(lk.poi_name, cl, limits[0], tuple(limits[1:]))
+    result = UpperLimit(lk.poi_name, cl, limits[0], tuple(limits[1:]), tuple(dict.fromkeys(engine.fitter.warnings)))
     log.info("%s: %g%% CL upper limit on %s: %.6g observed, %.6g expected (%d fits)", source, 100 * cl,
              lk.poi_name, result.obs, result.exp[2], engine.n_fits)
     return result

@@ -28,6 +28,15 @@ BOUND_TOLERANCE = 1e-9
 NLL_TOLERANCE = 1e-7
 """Two converged minima whose NLLs differ by less than this count as the same one."""
 
+AMBIGUITY_NLL = 0.05
+"""Two minima whose NLLs are within this (0.1 in twice the NLL) and whose POI values differ by
+more than AMBIGUITY_POI (in the POI's scale) are equally good answers: the fit says so."""
+AMBIGUITY_POI = 0.1
+
+MAX_BRANCH_STARTS = 64
+"""At most this many parameters with two-sided interpolations get a start on their other side
+(two fits each at most); beyond, the search covers the first ones and the fit says it is partial."""
+
 
 @dataclass
 class FitResult:
@@ -35,6 +44,10 @@ class FitResult:
     nll: float
     converged: bool
     message: str
+    other_minima: list[np.ndarray] | None = None  # as low within AMBIGUITY_NLL, another POI value
+    # "convex" (one minimum), "global" (every two-sided parameter's other side tried),
+    # "partial" (the first MAX_BRANCH_STARTS of them) or "local" (one descent)
+    search: str = "local"
 
 
 def _better(a: FitResult | None, b: FitResult) -> FitResult:
@@ -81,6 +94,7 @@ class Fitter:
         self.lk = likelihood
         self.source = source
         self.scale = self._scales(data)
+        self.warnings: list[str] = []  # fits with another minimum as low (checked_fit)
 
     def _scales(self, data: np.ndarray) -> np.ndarray:
         """1/sqrt(Fisher information) of each parameter at the initial point, so that L-BFGS-B
@@ -166,7 +180,40 @@ class Fitter:
             best = _better(best, result)
         if not best.converged:
             return FitResult(best.pars, best.nll, False, "; ".join(tried))
+        if guarded:
+            return self._other_sides(data, best, free, is_fixed, fixed_values)
+        best.search = "local" if lk.may_be_nonconvex else "convex"
         return best
+
+    def _other_sides(self, data: np.ndarray, best: FitResult, free: np.ndarray, is_fixed: np.ndarray,
+                     fixed_values: np.ndarray) -> FitResult:
+        """The lowest minimum of fits started, for each free parameter whose interpolation has two
+        sides (``branch_parameters``), from ``best`` with that parameter moved to its other side
+        of 0 (both sides when it sits at 0). A coupled histosys or an asymmetric normsys can give
+        a minimum on each side that a descent from one start never leaves."""
+        candidates = [int(i) for i in self.lk.branch_parameters if not is_fixed[i]]
+        search = "global" if len(candidates) <= MAX_BRANCH_STARTS else "partial"
+        minima = [best]
+        for index in candidates[:MAX_BRANCH_STARTS]:
+            value = best.pars[index]
+            sides = [-1.0, 1.0] if abs(value) < 0.1 else [-math.copysign(max(abs(value), 1.0), value)]
+            for side in sides:
+                origin = best.pars.copy()
+                origin[index] = side
+                result = self._lbfgsb(data, free, is_fixed, fixed_values, origin)
+                if result.converged:
+                    minima.append(result)
+        lowest = min(minima, key=lambda r: r.nll)
+        poi = getattr(self.lk, "poi_index", None)
+        others = []
+        if poi is not None and not is_fixed[poi]:
+            scale = self.scale[poi]
+            others = [r.pars for r in minima if r.nll < lowest.nll + AMBIGUITY_NLL
+                      and abs(r.pars[poi] - lowest.pars[poi]) > AMBIGUITY_POI * scale]
+        if lowest is not best:
+            log.debug("%s: a start on the other side of a two-sided parameter found a lower minimum "
+                      "(NLL %.10g < %.10g)", self.source, lowest.nll, best.nll)
+        return FitResult(lowest.pars, lowest.nll, True, lowest.message, others or None, search)
 
     def _prepare(self, free: np.ndarray, is_fixed: np.ndarray, fixed_values: np.ndarray, origin: np.ndarray):
         lk = self.lk
@@ -249,4 +296,14 @@ class Fitter:
             raise InferenceError(f"{self.source}: {what}: the negative log-likelihood is not finite")
         if not result.converged:
             raise InferenceError(f"{self.source}: {what} did not converge ({result.message})")
+        poi = getattr(self.lk, "poi_index", None)
+        if result.other_minima and poi is not None:
+            values = ", ".join(f"{pars[poi]:.6g}" for pars in result.other_minima)
+            warning = (f"{what}: another minimum within {2 * AMBIGUITY_NLL:g} in twice the NLL has "
+                       f"{self.lk.poi_name} = {values} (the lowest: {result.pars[poi]:.6g})")
+            log.warning("%s: %s", self.source, warning)
+            self.warnings.append(warning)
+        if result.search == "partial":
+            log.info("%s: %s: only the first %d of %d two-sided parameters were tried on their other "
+                     "side", self.source, what, MAX_BRANCH_STARTS, self.lk.branch_parameters.size)
         return result

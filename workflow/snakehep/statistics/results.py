@@ -266,6 +266,8 @@ class FitRecord:
     correlation: tuple[tuple[float, ...], ...]
     yields: dict[str, dict[str, dict[str, list[float]]]]
     asimov_fit: AsimovFit
+    # how the minimum was searched and the POI values of other minima as low (fits.FitSummary)
+    minimum: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, fit: FitSummaryLike, asimov: FitSummaryLike) -> FitRecord:
@@ -288,6 +290,7 @@ class FitRecord:
             "correlation": [list(row) for row in self.correlation],
             "yields": self.yields,
             "asimov_fit": self.asimov_fit.to_dict(),
+            **({"minimum": self.minimum} if self.minimum is not None else {}),
         }
 
     @classmethod
@@ -303,7 +306,8 @@ class FitRecord:
                                            "asimov_fit.parameters"))
         return cls(get("poi"), get("twice_nll"), get("converged"), get("asimov"),
                    _parameters(get("parameters"), source, "parameters"), correlation,
-                   _object(get("yields"), source, "yields"), asimov_fit)
+                   _object(get("yields"), source, "yields"), asimov_fit,
+                   _object(data["minimum"], source, "minimum") if "minimum" in data else None)
 
     def write(self, path: PathLike) -> None:
         write_json_atomic(path, self.to_dict())

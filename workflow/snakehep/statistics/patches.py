@@ -1,0 +1,111 @@
+"""Published likelihoods: a background-only workspace with one signal patch applied, taken from a
+pyhf patchset (``--patchset FILE --patch NAME``, the patchset's digest of the background-only
+workspace checked as pyhf's ``PatchSet.apply`` does) or from one JSON-patch file of the older
+HEPData format (``--patch patch.NAME.json``)."""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from snakehep.errors import InputFileError
+from snakehep.io import read_json
+
+
+@dataclass(frozen=True)
+class PatchInfo:
+    """One signal patch of a patchset: its name and its label values (e.g. the masses)."""
+
+    name: str
+    values: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "values": list(self.values)}
+
+
+def read_patchset(path: str | os.PathLike) -> Any:
+    """The pyhf ``PatchSet`` of a file; not a valid patchset is an error naming the file."""
+    import pyhf
+
+    try:
+        return pyhf.PatchSet(read_json(path))
+    except (pyhf.exceptions.InvalidSpecification, pyhf.exceptions.InvalidPatchSet) as err:
+        raise InputFileError(f"{path}: not a pyhf patchset ({_one_line(err)})") from None
+
+
+def list_patches(path: str | os.PathLike) -> tuple[list[str], list[PatchInfo]]:
+    """The patchset's labels (what the values are, e.g. ``["m_C1N2", "m_N1"]``) and its patches."""
+    patchset = read_patchset(path)
+    return list(patchset.labels), [PatchInfo(p.name, tuple(float(v) for v in p.values))
+                                   for p in patchset.patches]
+
+
+def patched_workspace(workspace: str | os.PathLike, *, patch: str | None = None,
+                      patchset: str | os.PathLike | None = None) -> tuple[dict, str]:
+    """The workspace of one signal hypothesis and a name for it in messages.
+
+    Without ``patch``: the workspace file as it is. With ``patchset``: the patch named ``patch``
+    (its name, or its values written ``m1,m2``) after the patchset's digests are checked against
+    the workspace. Without ``patchset``: ``patch`` is a file of JSON-patch operations (HEPData's
+    older ``patch.NAME.json``)."""
+    spec = read_json(workspace)
+    if patch is None:
+        if patchset is not None:
+            raise InputFileError(f"{patchset}: --patchset needs --patch NAME (see snakehep patches)")
+        return spec, str(workspace)
+    if patchset is None:
+        return _apply_patch_file(spec, workspace, Path(patch)), f"{workspace} + {patch}"
+    return _apply_from_patchset(spec, workspace, patchset, patch), f"{workspace} + {patchset}:{patch}"
+
+
+def _apply_from_patchset(spec: dict, workspace: str | os.PathLike, path: str | os.PathLike, name: str) -> dict:
+    import pyhf
+
+    patchset = read_patchset(path)
+    try:
+        patchset.verify(spec)
+    except pyhf.exceptions.PatchSetVerificationError as err:
+        raise InputFileError(
+            f"{path} was not made for {workspace}: the digest of the background-only workspace "
+            f"differs ({_one_line(err)})") from None
+    key = _patch_key(patchset, name)
+    if key is None:
+        known = ", ".join(p.name for p in patchset.patches[:10])
+        more = f" and {len(patchset.patches) - 10} more" if len(patchset.patches) > 10 else ""
+        raise InputFileError(f"{path}: no patch {name!r} (patches: {known}{more})")
+    return dict(patchset[key].apply(spec))
+
+
+def _patch_key(patchset: Any, name: str) -> Any:
+    """A patch's name, or its values given as ``v1,v2,...``."""
+    if any(p.name == name for p in patchset.patches):
+        return name
+    try:
+        values = tuple(float(v) for v in name.split(","))
+    except ValueError:
+        return None
+    matches = [p for p in patchset.patches if tuple(float(v) for v in p.values) == values]
+    return matches[0].name if len(matches) == 1 else None
+
+
+def _apply_patch_file(spec: dict, workspace: str | os.PathLike, path: Path) -> dict:
+    import jsonpatch  # pyhf's own dependency: its patches are JSON patches
+    import pyhf
+
+    operations = read_json(path)
+    if not isinstance(operations, list):
+        raise InputFileError(f"{path}: a patch file holds a list of JSON-patch operations (or give "
+                             f"--patchset FILE --patch NAME)")
+    patch = pyhf.patchset.Patch({"metadata": {"name": path.stem, "values": []}, "patch": operations})
+    try:
+        return dict(patch.apply(copy.deepcopy(spec)))
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, KeyError, IndexError,
+            TypeError) as err:
+        raise InputFileError(f"{path} does not apply to {workspace}: {_one_line(err)}") from None
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())[:300]
