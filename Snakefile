@@ -22,6 +22,9 @@ include: "workflow/rules/fit_plots.smk"
 include: "workflow/rules/provenance_step.smk"
 include: "workflow/rules/input_checksums.smk"
 include: "workflow/rules/provenance_report.smk"
+include: "workflow/rules/reinterpret.smk"
+include: "workflow/rules/reinterpretation_table.smk"
+include: "workflow/rules/exclusion_plot.smk"
 
 
 rule all:
@@ -33,11 +36,20 @@ rule all:
         "results/cutflows/cutflow.md",
         distribution_plots(),
         "results/provenance/provenance.html",
+        reinterpretation_outputs(),
+
+
+rule reinterpretation:
+    """The scan of a published likelihood alone (config reinterpretation)."""
+    input:
+        reinterpretation_outputs(),
 
 
 # Run on the machine that runs snakemake, never submitted to a cluster: each takes a second.
 localrules:
     all,
+    reinterpretation,
+    reinterpretation_table,
     cutflow_tables,
     limit_summary,
     provenance_report,

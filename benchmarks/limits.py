@@ -3,7 +3,8 @@
 Builds deterministic single-channel workspaces (10 bins / 18 parameters, 30 bins / 38
 parameters, 142 bins / 150 parameters) and computes the observed and the five expected 95% CL
 upper limits with ``snakehep.statistics.limits.upper_limit_workspace`` (with and without its
-local-minimum guard, i.e. the check of CLs at every limit with guarded fits) and with
+local-minimum guard, i.e. the check of CLs at every limit with guarded fits; and without the
+search of the other side of two-sided parameters, "one-side", as the fits were before) and with
 ``pyhf.infer.intervals.upper_limits.upper_limit(data, model, scan=None, level=0.05)`` (numpy
 backend, scipy optimizer, default tolerances).  The runs are interleaved (guarded, unguarded,
 pyhf, guarded, ...) so that a change of machine load hits all alike; the medians, the rates
@@ -91,6 +92,20 @@ def _without_guard():
         limits._verified = original
 
 
+@contextmanager
+def _one_side_only():
+    """Fits without the search of the other side of two-sided parameters (optimizer.py): the
+    fits before issue 19."""
+    from snakehep.statistics.optimizer import Fitter
+
+    original = Fitter._other_sides
+    Fitter._other_sides = lambda self, data, best, *args: best
+    try:
+        yield
+    finally:
+        Fitter._other_sides = original
+
+
 def _timed(function: Callable[[], list[float]]) -> tuple[float, list[float]]:
     start = time.perf_counter()
     limits = function()
@@ -118,6 +133,10 @@ def main() -> None:
         with _without_guard():
             return ours(spec)
 
+    def one_side(spec: dict) -> list[float]:
+        with _one_side_only():
+            return ours(spec)
+
     def theirs(spec: dict) -> list[float]:
         workspace = pyhf.Workspace(spec)
         model = workspace.model()
@@ -128,11 +147,12 @@ def main() -> None:
     for nbins in (10, 30, 142):
         spec = make_workspace(nbins)
         npars = pyhf.Workspace(spec).model().config.npars
-        runs = {"guarded": [], "unguarded": [], "pyhf": []}
+        runs = {"guarded": [], "unguarded": [], "one-side": [], "pyhf": []}
         results = {}
         pyhf_rounds = args.pyhf_repeat if npars <= args.pyhf_max_pars else 0
         for round_ in range(max(args.repeat, pyhf_rounds)):
-            for label, function in (("guarded", ours), ("unguarded", unguarded), ("pyhf", theirs)):
+            for label, function in (("guarded", ours), ("unguarded", unguarded), ("one-side", one_side),
+                                    ("pyhf", theirs)):
                 if round_ >= (pyhf_rounds if label == "pyhf" else args.repeat):
                     continue
                 seconds, results[label] = _timed(lambda f=function: f(spec))
@@ -144,6 +164,8 @@ def main() -> None:
             print(f"{label:9s} median {median:8.3f} s of {len(runs[label])}  ({60.0 / median:7.1f} bands/min)  {limits}")
         guard = medians["guarded"] / medians["unguarded"] - 1.0
         print(f"guard cost: {100 * guard:+.0f}% ({medians['guarded'] - medians['unguarded']:.3f} s)")
+        sides = medians["guarded"] / medians["one-side"] - 1.0
+        print(f"other-side search cost: {100 * sides:+.0f}% ({medians['guarded'] - medians['one-side']:.3f} s)")
         if "pyhf" in medians:
             rel = max(abs(a - b) / abs(b) for a, b in zip(results["guarded"], results["pyhf"]))
             print(f"pyhf / snakehep (guarded) x{medians['pyhf'] / medians['guarded']:.1f}; "

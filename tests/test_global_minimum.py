@@ -141,3 +141,16 @@ def test_a_second_minimum_as_low_is_reported(brute_force, monkeypatch):
     assert other == pytest.approx(local.x[1], abs=1e-4)
     assert summary.parameter("mu").value == pytest.approx(0.427, abs=1e-3)  # still the lowest
     assert any("another minimum" in w for w in hypotest_workspace(SPEC, mu=1.0, source="coupled").warnings)
+
+
+def test_the_screen_of_large_models_finds_the_other_minimum(brute_force, monkeypatch):
+    """With more two-sided parameters than FIT_EVERY_SIDE, only the sides the screen finds
+    suspect get a fit: here (the screen forced) it finds theta's other valley."""
+    from snakehep.statistics import optimizer
+
+    monkeypatch.setattr(optimizer, "FIT_EVERY_SIDE", 0)
+    summary = fit_workspace(SPEC, source="coupled")
+    assert summary.minimum["search"] == "screened"
+    assert summary.twice_nll == pytest.approx(brute_force.fit(brute_force.data)[0], abs=1e-6)
+    observed, _ = brute_force.cls(1.0)
+    assert hypotest_workspace(SPEC, mu=1.0, source="coupled").cls_obs == pytest.approx(observed, rel=1e-4)

@@ -222,6 +222,7 @@ config = yaml.safe_load(open(payload["config"], encoding="utf-8"))
 sample = next(iter(config["samples"]))  # three files, a job each, merged in two levels
 config["samples"][sample]["inputs"] = [f"resources/demo/{sample}/part{i}.root" for i in range(3)]
 config["batch"] = {"files_per_job": 1, "merge_fan_in": 2}
+config["reinterpretation"] = payload["reinterpretation"]  # a patchset of one patch, written by the test
 context = StepContext.from_config(validate(config))
 wildcards = {"sample": sample, "group": "0", "part": "0", "level": "1", "index": "0",
              "observable": context.observables[0], "signal": context.signals[0]}
@@ -239,12 +240,17 @@ for rule in RULES:
 """
 
 
-def test_the_snakefile_starts_without_numpy_and_uproot():
+def test_the_snakefile_starts_without_numpy_and_uproot(tmp_path):
     """Only the start-up, not a dry run of snakemake: snakemake itself imports pandas, so numpy."""
+    patchset = {"metadata": {"labels": ["m"]}, "patches": [{"metadata": {"name": "P_1", "values": [1.0]},
+                                                            "patch": []}]}
+    (tmp_path / "patchset.json").write_text(json.dumps(patchset))
     common = (WORKFLOW / "rules" / "common.smk").read_text(encoding="utf-8")
     lines = re.findall(r"^from snakehep[\w.]* import [\w, ]+$", common, flags=re.M)
     assert lines, "common.smk imports nothing of snakehep?"
-    payload = {"blocked": BLOCKED, "imports": lines, "config": str(REPO / "tests/data/demo_config.yaml")}
+    payload = {"blocked": BLOCKED, "imports": lines, "config": str(REPO / "tests/data/demo_config.yaml"),
+               "reinterpretation": {"workspace": str(tmp_path / "BkgOnly.json"),
+                                    "patchset": str(tmp_path / "patchset.json")}}
     result = subprocess.run([sys.executable, "-c", STARTUP, json.dumps(payload)], cwd=REPO,
                             env={**os.environ, "PYTHONPATH": str(WORKFLOW)},
                             capture_output=True, text=True, timeout=120, check=False)

@@ -247,3 +247,27 @@ def test_jobs_run_the_workflows_own_copy_of_the_core(tmp_path):
     assert result.returncode != 0
     assert "the copy of the core ran" in (workdir / "logs/demo_sample/ttbar/part0.log").read_text()
     assert not (workdir / "resources/demo/ttbar/part0.root").exists()
+
+
+def test_the_published_likelihood_read_back_gives_the_limits_of_the_limit_rule(workflow_run):
+    """Round trip: the workflow's own background-only workspace and patchset, scanned through the
+    reinterpretation target (snakemake reinterpretation), give each mass point the limits its
+    limit rule found."""
+    workdir, config = workflow_run
+    settings = {"reinterpretation": {
+        "workspace": "results/workspaces/bkgonly.json", "patchset": "results/workspaces/patchset.json",
+        "upper_limits": True, "cl": config["inference"]["cl"], "patches_per_job": 1,
+        "labels": ["mass"]}}
+    (workdir / "reinterpretation.yaml").write_text(yaml.safe_dump(settings))
+    result = snakemake(workdir, "--configfile", "tiny.yaml", "reinterpretation.yaml", "--", "reinterpretation")
+    counts = job_counts(result.stdout + result.stderr)
+    signals = [n for n, s in config["samples"].items() if config["processes"][s["process"]]["kind"] == "signal"]
+    assert counts.get("reinterpret") == len(signals) and "limit" not in counts and "select" not in counts
+    scan = json.loads((workdir / "results/reinterpretation/scan.json").read_text())
+    assert scan["labels"] == ["mass"] and len(scan["points"]) == len(signals)
+    for point in scan["points"]:
+        limit = json.loads((workdir / f"results/limits/{point['name']}.json").read_text())
+        assert point["values"] == [config["samples"][point["name"]]["mass"]]
+        assert point["mu_obs"] == pytest.approx(limit["mu"]["obs"], rel=1e-9)
+        assert point["mu_exp"] == pytest.approx(limit["mu"]["exp"], rel=1e-9)
+    assert (workdir / "results/reinterpretation/scan.csv").read_text().count("\n") == len(signals) + 1

@@ -143,3 +143,40 @@ def partials(tmp_path_factory, demo_files) -> dict[str, Path]:
         select_group(SELECTION, sample=Sample(sample, sample, kind, (str(path),)),
                             inputs=[str(path)], output=output)
     return made
+
+
+# --------------------------------------------------------- a published likelihood, made here
+GRID = [(m1, m2) for m1 in (300.0, 500.0, 700.0) for m2 in (0.0, 100.0, 200.0)]
+
+
+def published_likelihood(directory: Path) -> dict[str, Path]:
+    """A HEPData-like likelihood on a 3 x 3 grid of masses: BkgOnly.json, patchset.json (with the
+    digest, labels m1 and m2) and the same patches as older patch.P_m1_m2.json files. The signal
+    falls with m1 and m2, so that some points are excluded and some not."""
+    import pyhf
+
+    bkg = {
+        "channels": [{"name": "SR", "samples": [{"name": "bkg", "data": [40.0, 12.0], "modifiers": [
+            {"name": "bkg_norm", "type": "normsys", "data": {"hi": 1.08, "lo": 0.9}},
+            {"name": "staterror_SR", "type": "staterror", "data": [2.0, 1.5]}]}]}],
+        "observations": [{"name": "SR", "data": [43.0, 11.0]}],
+        "measurements": [{"name": "m", "config": {"poi": "mu_SIG", "parameters": []}}],
+        "version": "1.0.0",
+    }
+    patches = []
+    for m1, m2 in GRID:
+        scale = 40.0 * np.exp(-(m1 - 300.0) / 150.0 - m2 / 250.0)
+        operations = [{"op": "add", "path": "/channels/0/samples/0", "value": {
+            "name": "signal", "data": [round(0.3 * scale, 6), round(0.7 * scale, 6)],
+            "modifiers": [{"name": "mu_SIG", "type": "normfactor", "data": None}]}}]
+        patches.append({"metadata": {"name": f"P_{m1:g}_{m2:g}", "values": [m1, m2]}, "patch": operations})
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {"bkg": directory / "BkgOnly.json", "patchset": directory / "patchset.json"}
+    files["bkg"].write_text(json.dumps(bkg))
+    files["patchset"].write_text(json.dumps({
+        "metadata": {"name": "grid", "description": "test grid", "references": {"hepdata": "ins0000000"},
+                     "digests": {"sha256": pyhf.utils.digest(bkg, algorithm="sha256")}, "labels": ["m1", "m2"]},
+        "patches": patches, "version": "1.0.0"}))
+    for patch in patches:
+        (directory / f"patch.{patch['metadata']['name']}.json").write_text(json.dumps(patch["patch"]))
+    return files

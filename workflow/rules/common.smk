@@ -92,6 +92,17 @@ def inference_outputs():
     ]
 
 
+def reinterpretation_outputs():
+    """The scan table and exclusion plot, when the config has a reinterpretation section."""
+    if "reinterpretation" not in config:
+        return []
+    return [
+        "results/reinterpretation/scan.json",
+        "results/reinterpretation/scan.csv",
+        "results/plots/exclusion.png",
+    ]
+
+
 def distribution_plots():
     return expand(
         "results/plots/{region}_{observable}.png",

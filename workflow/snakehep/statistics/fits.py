@@ -14,7 +14,7 @@ import numpy as np
 
 from snakehep.errors import InferenceError
 from snakehep.statistics.loading import Loaded, blas_single_threaded, load_workspace
-from snakehep.statistics.optimizer import FitResult, Fitter
+from snakehep.statistics.optimizer import FitResult, Fitter, hessian
 from snakehep.statistics.results import ParameterEstimate
 
 log = logging.getLogger(__name__)
@@ -22,25 +22,6 @@ log = logging.getLogger(__name__)
 
 ASIMOV_FIT_POI = 1.0
 """POI value of the Asimov data used by ``fit_workspace(asimov=True)``."""
-
-
-def _hessian(lk: Any, pars: np.ndarray, data: np.ndarray, free: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Hessian of the NLL in the free parameters: central differences of the analytic gradient."""
-    n = free.size
-    hess = np.empty((n, n))
-    for column, index in enumerate(free):
-        step = 1e-4 * scale[index]
-        up, down = pars.copy(), pars.copy()
-        up[index] += step
-        down[index] -= step
-        _, g_up = lk.nll_and_grad(up, data)
-        _, g_down = lk.nll_and_grad(down, data)
-        if np.all(np.isfinite(g_down)):
-            hess[:, column] = (g_up[free] - g_down[free]) / (2 * step)
-        else:
-            _, g0 = lk.nll_and_grad(pars, data)
-            hess[:, column] = (g_up[free] - g0[free]) / step
-    return 0.5 * (hess + hess.T)
 
 
 def _yields(loaded: Loaded, pars: np.ndarray, data: np.ndarray) -> dict[str, dict[str, list[float]]]:
@@ -78,7 +59,7 @@ def fit_with_errors(loaded: Loaded, *, asimov: bool, source: str) -> FitState:
     fitter = Fitter(lk, data, source)
     best = fitter.checked_fit(data, what="the maximum-likelihood fit", guard=[])
     free = np.flatnonzero(~lk.fixed)
-    hess = _hessian(lk, best.pars, data, free, fitter.scale)
+    hess = hessian(lk, best.pars, data, free, fitter.scale)
     try:
         cov_free = np.linalg.inv(hess)
     except np.linalg.LinAlgError as err:

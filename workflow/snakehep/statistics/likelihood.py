@@ -199,6 +199,7 @@ class HistFactoryLikelihood:
         with np.errstate(divide="ignore"):
             self._ns_log_up = np.log(self._ns_up)
             self._ns_log_dn = np.log(self._ns_dn)
+        self._ns_positive = bool(np.all(self._ns_up > 0) and np.all(self._ns_dn > 0))
         self.may_be_nonconvex = bool(self._hs_pos.size) or bool(
             np.any(np.abs(self._ns_log_up + self._ns_log_dn) > 1e-12)
         )
@@ -275,14 +276,18 @@ class HistFactoryLikelihood:
         up, dn, lup, ldn = self._ns_up, self._ns_dn, self._ns_log_up, self._ns_log_dn
         if self.normsys_code == "code4":
             above, below = a >= 1.0, a <= -1.0
-            inside = ~(above | below)
-            powers = np.where(inside, a, 0.0)[None, :] ** np.arange(1, 7)[:, None]  # (6, n)
-            poly = 1.0 + np.einsum("rn,rn->n", self._ns_coef, powers)
-            lower_powers = np.vstack([np.ones_like(a), powers[:5]])
-            dpoly = np.einsum("rn,rn->n", self._ns_dcoef, lower_powers)
+            x = np.where(above | below, 0.0, a)
+            coef, dcoef = self._ns_coef, self._ns_dcoef
+            poly, dpoly = coef[5] * x, dcoef[5]  # Horner: 1 + sum_r c_r x^r and its derivative
+            for r in range(4, -1, -1):
+                poly = (poly + coef[r]) * x
+                dpoly = dpoly * x + dcoef[r]
+            poly = poly + 1.0
             with np.errstate(invalid="ignore", over="ignore"):
-                f_up = np.power(up, np.abs(a))
-                f_dn = np.power(dn, np.abs(a))
+                # up**|a| as exp(|a| log up): several times faster than power on every element
+                absa = np.abs(a)
+                f_up = np.exp(lup * absa) if self._ns_positive else np.power(up, absa)
+                f_dn = np.exp(ldn * absa) if self._ns_positive else np.power(dn, absa)
             f = np.where(above, f_up, np.where(below, f_dn, poly))
             df = np.where(above, lup * f_up, np.where(below, -ldn * f_dn, dpoly))
         else:  # code1

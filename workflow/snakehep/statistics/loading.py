@@ -112,7 +112,9 @@ def load_workspace(
     except pyhf_errors() as err:
         raise InferenceError(f"{source}: invalid pyhf workspace: {err}") from err
     check_workspace(spec, source=source, poi=(chosen.get("config") or {}).get("poi"))
-    options: dict[str, Any] = {"measurement_name": chosen["name"]}
+    # the model's spec is the workspace's, validated just above: pyhf's schema check (most of the
+    # time of loading a 100-parameter model) runs once
+    options: dict[str, Any] = {"measurement_name": chosen["name"], "validate": False}
     if modifier_settings is not None:
         options["modifier_settings"] = modifier_settings
     try:

@@ -33,9 +33,15 @@ AMBIGUITY_NLL = 0.05
 more than AMBIGUITY_POI (in the POI's scale) are equally good answers: the fit says so."""
 AMBIGUITY_POI = 0.1
 
-MAX_BRANCH_STARTS = 64
-"""At most this many parameters with two-sided interpolations get a start on their other side
-(two fits each at most); beyond, the search covers the first ones and the fit says it is partial."""
+FIT_EVERY_SIDE = 8
+"""Up to this many free parameters with two-sided interpolations, each gets a fit started on its
+other side of zero; with more, only those whose other side the screen finds suspect
+(:meth:`Fitter._suspect_sides`)."""
+SCREEN_POINTS = (0.5, 1.0, 2.0)
+"""Where the screen looks on a parameter's other side: |theta| at these values."""
+SCREEN_FRACTION = 0.5
+"""The screen starts a fit where the NLL rises by less than this fraction of what the parabola of
+the minimum predicts (a flatter other side, or a second valley)."""
 
 
 @dataclass
@@ -45,8 +51,8 @@ class FitResult:
     converged: bool
     message: str
     other_minima: list[np.ndarray] | None = None  # as low within AMBIGUITY_NLL, another POI value
-    # "convex" (one minimum), "global" (every two-sided parameter's other side tried),
-    # "partial" (the first MAX_BRANCH_STARTS of them) or "local" (one descent)
+    # "convex" (one minimum), "global" (every two-sided parameter's other side tried), "screened"
+    # (those whose other side looks suspect, see Fitter._suspect_sides) or "local" (one descent)
     search: str = "local"
 
 
@@ -192,17 +198,15 @@ class Fitter:
         of 0 (both sides when it sits at 0). A coupled histosys or an asymmetric normsys can give
         a minimum on each side that a descent from one start never leaves."""
         candidates = [int(i) for i in self.lk.branch_parameters if not is_fixed[i]]
-        search = "global" if len(candidates) <= MAX_BRANCH_STARTS else "partial"
+        if len(candidates) <= FIT_EVERY_SIDE:
+            search, origins = "global", [origin for i in candidates for origin in _other_side_starts(best.pars, i)]
+        else:
+            search, origins = "screened", self._suspect_sides(data, best, free, candidates)
         minima = [best]
-        for index in candidates[:MAX_BRANCH_STARTS]:
-            value = best.pars[index]
-            sides = [-1.0, 1.0] if abs(value) < 0.1 else [-math.copysign(max(abs(value), 1.0), value)]
-            for side in sides:
-                origin = best.pars.copy()
-                origin[index] = side
-                result = self._lbfgsb(data, free, is_fixed, fixed_values, origin)
-                if result.converged:
-                    minima.append(result)
+        for origin in origins:
+            result = self._lbfgsb(data, free, is_fixed, fixed_values, origin)
+            if result.converged:
+                minima.append(result)
         lowest = min(minima, key=lambda r: r.nll)
         poi = getattr(self.lk, "poi_index", None)
         others = []
@@ -214,6 +218,39 @@ class Fitter:
             log.debug("%s: a start on the other side of a two-sided parameter found a lower minimum "
                       "(NLL %.10g < %.10g)", self.source, lowest.nll, best.nll)
         return FitResult(lowest.pars, lowest.nll, True, lowest.message, others or None, search)
+
+    def _suspect_sides(self, data: np.ndarray, best: FitResult, free: np.ndarray,
+                       candidates: list[int]) -> list[np.ndarray]:
+        """Starting points on the other side of the candidates whose NLL there looks suspect.
+
+        Along each candidate's linearised profile path (the other parameters following it as the
+        covariance at ``best`` says), the NLL at |theta| = SCREEN_POINTS on the other side is
+        compared with the parabola of the minimum; where it rises by less than SCREEN_FRACTION
+        of that, a fit starts there. Costs one Hessian and three NLLs per candidate."""
+        lk = self.lk
+        covariance = np.linalg.pinv(hessian(lk, best.pars, data, free, self.scale))
+        position = {int(index): k for k, index in enumerate(free)}
+        lo, hi = lk.bounds[free, 0], lk.bounds[free, 1]
+        starts = []
+        for index in candidates:
+            k = position[index]
+            variance = covariance[k, k]
+            value = best.pars[index]
+            targets = [s * x for x in SCREEN_POINTS for s in ((-1.0, 1.0) if abs(value) < 0.1
+                                                                 else (-math.copysign(1.0, value),))]
+            for target in targets:
+                shift = target - value
+                trial = best.pars.copy()
+                trial[free] = np.clip(best.pars[free] + covariance[:, k] * (shift / variance)
+                                      if variance > 0 else best.pars[free], lo, hi)
+                trial[index] = target
+                rise = lk.nll(trial, data) - best.nll
+                if not variance > 0 or (np.isfinite(rise) and rise < SCREEN_FRACTION * shift**2 / (2 * variance)):
+                    starts.append(trial)
+                    break
+        log.debug("%s: %d of %d two-sided parameters look suspect on their other side", self.source,
+                  len(starts), len(candidates))
+        return starts
 
     def _prepare(self, free: np.ndarray, is_fixed: np.ndarray, fixed_values: np.ndarray, origin: np.ndarray):
         lk = self.lk
@@ -303,7 +340,36 @@ class Fitter:
                        f"{self.lk.poi_name} = {values} (the lowest: {result.pars[poi]:.6g})")
             log.warning("%s: %s", self.source, warning)
             self.warnings.append(warning)
-        if result.search == "partial":
-            log.info("%s: %s: only the first %d of %d two-sided parameters were tried on their other "
-                     "side", self.source, what, MAX_BRANCH_STARTS, self.lk.branch_parameters.size)
         return result
+
+
+def _other_side_starts(pars: np.ndarray, index: int) -> list[np.ndarray]:
+    """``pars`` with parameter ``index`` moved to its other side of zero (to -1 and +1 when it is
+    at zero)."""
+    value = pars[index]
+    sides = [-1.0, 1.0] if abs(value) < 0.1 else [-math.copysign(max(abs(value), 1.0), value)]
+    starts = []
+    for side in sides:
+        start = pars.copy()
+        start[index] = side
+        starts.append(start)
+    return starts
+
+
+def hessian(lk: Any, pars: np.ndarray, data: np.ndarray, free: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Hessian of the NLL in the free parameters: central differences of the analytic gradient."""
+    n = free.size
+    hess = np.empty((n, n))
+    for column, index in enumerate(free):
+        step = 1e-4 * scale[index]
+        up, down = pars.copy(), pars.copy()
+        up[index] += step
+        down[index] -= step
+        _, g_up = lk.nll_and_grad(up, data)
+        _, g_down = lk.nll_and_grad(down, data)
+        if np.all(np.isfinite(g_down)):
+            hess[:, column] = (g_up[free] - g_down[free]) / (2 * step)
+        else:
+            _, g0 = lk.nll_and_grad(pars, data)
+            hess[:, column] = (g_up[free] - g0[free]) / step
+    return 0.5 * (hess + hess.T)

@@ -136,6 +136,44 @@ class StepContext:
     def local_inputs(self) -> list[str]:
         return sorted({path for paths in self.local_inputs_by_sample.values() for path in paths})
 
+    @cached_property
+    def reinterpretation_patches(self) -> dict[str, tuple[float, ...]]:
+        """The patches of the published likelihood to scan (config reinterpretation), name ->
+        label values; none without that section."""
+        from snakehep.statistics.scan import selected_patches
+
+        settings = self.config.get("reinterpretation")
+        return selected_patches(settings) if settings else {}
+
+    @cached_property
+    def reinterpretation_patch_files(self) -> dict[str, str]:
+        """Older-format likelihoods (reinterpretation.patches): each patch's file."""
+        import glob
+
+        from snakehep.statistics.scan import patch_file_name
+
+        settings = self.config.get("reinterpretation") or {}
+        return {patch_file_name(p): p for p in sorted(glob.glob(settings.get("patches", "")))}
+
+    @property
+    def reinterpretation_jobs(self) -> list[list[str]]:
+        """The patches of each reinterpret job: reinterpretation.patches_per_job at a time."""
+        names = list(self.reinterpretation_patches)
+        size = int((self.config.get("reinterpretation") or {}).get("patches_per_job", 10))
+        return [names[i : i + size] for i in range(0, len(names), size)]
+
+    @property
+    def reinterpretation_labels(self) -> list[str]:
+        """What the patches' values are: reinterpretation.labels, else the patchset's labels."""
+        settings = self.config.get("reinterpretation") or {}
+        if "labels" in settings:
+            return list(settings["labels"])
+        if "patchset" in settings:
+            from snakehep.io import read_json
+
+            return list(read_json(settings["patchset"]).get("metadata", {}).get("labels", []))
+        return []
+
     @property
     def provenance_steps(self) -> list[str]:
         """The steps (images) this run has, each recording its provenance."""
