@@ -124,6 +124,7 @@ def hypotest_workspace(
     modifier_settings: dict | None = None,
     measurement: str | None = None,
     backend: str = "snakehep",
+    schema_checked: bool = False,
 ) -> HypotestResult:
     """Asymptotic CLs at POI value ``mu``: observed and the expected band.
 
@@ -135,7 +136,8 @@ def hypotest_workspace(
     check_options(source, test_stat=test_stat, backend=backend)
     if not (mu > 0.0 and math.isfinite(mu)):
         raise InferenceError(f"{source}: the tested POI value must be positive and finite, not {mu}")
-    loaded = load_workspace(spec, source, modifier_settings, measurement=measurement, compile_likelihood=backend == "snakehep")
+    loaded = load_workspace(spec, source, modifier_settings, measurement=measurement,
+                            compile_likelihood=backend == "snakehep", schema_checked=schema_checked)
     if backend == "pyhf":
         result = _pyhf_hypotest(loaded, float(mu), test_stat, source)
     else:
@@ -268,6 +270,7 @@ def upper_limit_workspace(
     modifier_settings: dict | None = None,
     measurement: str | None = None,
     backend: str = "snakehep",
+    schema_checked: bool = False,
 ) -> UpperLimit:
     """CLs upper limit on the POI at confidence level ``cl``: observed and expected band.
 
@@ -279,7 +282,8 @@ def upper_limit_workspace(
     check_options(source, test_stat=test_stat, backend=backend)
     if not 0.0 < cl < 1.0:
         raise InferenceError(f"{source}: the confidence level must be in (0, 1), not {cl}")
-    loaded = load_workspace(spec, source, modifier_settings, measurement=measurement, compile_likelihood=backend == "snakehep")
+    loaded = load_workspace(spec, source, modifier_settings, measurement=measurement,
+                            compile_likelihood=backend == "snakehep", schema_checked=schema_checked)
     if backend == "pyhf":
         return _pyhf_upper_limit(loaded, cl, test_stat, source)
     lk = loaded.likelihood

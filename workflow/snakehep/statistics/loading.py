@@ -95,16 +95,20 @@ def load_workspace(
     *,
     measurement: str | None = None,
     compile_likelihood: bool = True,
+    schema_checked: bool = False,
 ) -> Loaded:
     """Check ``spec`` (pyhf's schema, then :func:`check_workspace`) and build the pyhf model of
-    the chosen measurement, the observed data and (optionally) the compiled likelihood."""
+    the chosen measurement, the observed data and (optionally) the compiled likelihood.
+    ``schema_checked``: pyhf's schema was checked before (a published background-only workspace
+    and its patchset, checked once for all their patches: most of the time of loading a
+    100-parameter model)."""
     import pyhf
 
     if not isinstance(spec, dict):
         raise InferenceError(f"{source}: a workspace must be a JSON object, not {type(spec).__name__}")
     chosen = _measurement(spec, source, measurement)
     try:
-        workspace = pyhf.Workspace(spec)
+        workspace = pyhf.Workspace(spec, validate=not schema_checked)
     except pyhf.exceptions.InvalidSpecification as err:
         reason = str(err).split("\n", 1)[0]
         where = f" at {err.path}" if err.path else ""

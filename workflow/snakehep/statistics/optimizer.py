@@ -101,6 +101,7 @@ class Fitter:
         self.source = source
         self.scale = self._scales(data)
         self.warnings: list[str] = []  # fits with another minimum as low (checked_fit)
+        self._screen_hessians: list[tuple[np.ndarray, np.ndarray]] = []  # (data, Hessian of all)
 
     def _scales(self, data: np.ndarray) -> np.ndarray:
         """1/sqrt(Fisher information) of each parameter at the initial point, so that L-BFGS-B
@@ -228,7 +229,7 @@ class Fitter:
         compared with the parabola of the minimum; where it rises by less than SCREEN_FRACTION
         of that, a fit starts there. Costs one Hessian and three NLLs per candidate."""
         lk = self.lk
-        covariance = np.linalg.pinv(hessian(lk, best.pars, data, free, self.scale))
+        covariance = np.linalg.pinv(self._screen_hessian(data, best)[np.ix_(free, free)])
         position = {int(index): k for k, index in enumerate(free)}
         lo, hi = lk.bounds[free, 0], lk.bounds[free, 1]
         starts = []
@@ -251,6 +252,19 @@ class Fitter:
         log.debug("%s: %d of %d two-sided parameters look suspect on their other side", self.source,
                   len(starts), len(candidates))
         return starts
+
+    def _screen_hessian(self, data: np.ndarray, best: FitResult) -> np.ndarray:
+        """The Hessian in every parameter the model leaves free, at the first minimum of a fit to
+        ``data`` the screen sees: later fits to the same data reuse it (a screen only compares
+        the NLL with a parabola, and the Hessian costs two gradients per parameter)."""
+        for seen, matrix in self._screen_hessians:
+            if seen is data or np.array_equal(seen, data):
+                return matrix
+        free = np.flatnonzero(~self.lk.fixed)
+        matrix = np.zeros((self.lk.init.size, self.lk.init.size))
+        matrix[np.ix_(free, free)] = hessian(self.lk, best.pars, data, free, self.scale)
+        self._screen_hessians.append((data, matrix))
+        return matrix
 
     def _prepare(self, free: np.ndarray, is_fixed: np.ndarray, fixed_values: np.ndarray, origin: np.ndarray):
         lk = self.lk

@@ -57,14 +57,20 @@ def patched_workspace(workspace: str | os.PathLike, *, patch: str | None = None,
             raise InputFileError(f"{patchset}: --patchset needs --patch NAME (see snakehep patches)")
         return spec, str(workspace)
     if patchset is None:
-        return _apply_patch_file(spec, workspace, Path(patch)), f"{workspace} + {patch}"
+        return apply_patch_file(spec, workspace, Path(patch)), f"{workspace} + {patch}"
     return _apply_from_patchset(spec, workspace, patchset, patch), f"{workspace} + {patchset}:{patch}"
 
 
 def _apply_from_patchset(spec: dict, workspace: str | os.PathLike, path: str | os.PathLike, name: str) -> dict:
+    return apply_from_patchset(spec, workspace, read_patchset(path), path, name)
+
+
+def apply_from_patchset(spec: dict, workspace: str | os.PathLike, patchset: Any, path: str | os.PathLike,
+                        name: str) -> dict:
+    """The background-only ``spec`` (from ``workspace``) with the patch ``name`` (or values) of
+    the pyhf ``patchset`` read from ``path`` applied, its digests checked first."""
     import pyhf
 
-    patchset = read_patchset(path)
     try:
         patchset.verify(spec)
     except pyhf.exceptions.PatchSetVerificationError as err:
@@ -91,7 +97,8 @@ def _patch_key(patchset: Any, name: str) -> Any:
     return matches[0].name if len(matches) == 1 else None
 
 
-def _apply_patch_file(spec: dict, workspace: str | os.PathLike, path: Path) -> dict:
+def apply_patch_file(spec: dict, workspace: str | os.PathLike, path: Path) -> dict:
+    """``spec`` (from ``workspace``) with the JSON-patch operations of the file ``path``."""
     import jsonpatch  # pyhf's own dependency: its patches are JSON patches
     import pyhf
 

@@ -101,18 +101,21 @@ def scan_patches(settings: Mapping[str, Any], *, workspace: str | os.PathLike, n
                  patch_files: Mapping[str, str | os.PathLike] | None = None) -> list[PatchPoint]:
     """CLs at mu = 1 (and limits with ``upper_limits``) of each named patch, in order."""
     from snakehep.statistics.limits import hypotest_workspace, upper_limit_workspace
-    from snakehep.statistics.patches import patched_workspace
+    from snakehep.statistics.patches import apply_from_patchset, apply_patch_file, read_patchset
 
     options = {"test_stat": settings.get("test_stat", "qtilde"),
-               "modifier_settings": settings.get("modifier_settings")}
+               "modifier_settings": settings.get("modifier_settings"), "schema_checked": True}
+    background_only = _checked_workspace(workspace)  # pyhf's schema once for all the patches
+    patches = None if patchset is None else read_patchset(patchset)  # (and the patchset's)
     points = []
     for name in names:
-        if patchset is not None:
-            spec, source = patched_workspace(workspace, patchset=patchset, patch=name)
-            values = tuple(float(v) for v in _patch_values(patchset, name))
+        if patches is not None:
+            spec = apply_from_patchset(background_only, workspace, patches, patchset, name)
+            source = f"{workspace} + {patchset}:{name}"
+            values = tuple(float(v) for v in patches[name].values)
         else:
             path = (patch_files or {})[name]
-            spec, source = patched_workspace(workspace, patch=path)
+            spec, source = apply_patch_file(background_only, workspace, Path(path)), f"{workspace} + {path}"
             values = patch_file_values(path)
         test = hypotest_workspace(spec, mu=1.0, source=source, **options)
         limit = (upper_limit_workspace(spec, cl=float(settings.get("cl", 0.95)), source=source, **options)
@@ -125,11 +128,17 @@ def scan_patches(settings: Mapping[str, Any], *, workspace: str | os.PathLike, n
     return points
 
 
-def _patch_values(patchset: str | os.PathLike, name: str) -> list[float]:
-    for patch in read_json(patchset)["patches"]:
-        if patch["metadata"]["name"] == name:
-            return patch["metadata"]["values"]
-    raise InputFileError(f"{patchset}: no patch {name!r}")
+def _checked_workspace(workspace: str | os.PathLike) -> dict:
+    """The background-only workspace, pyhf's schema checked (a patched workspace is then checked
+    by snakehep's own checks and by building its model)."""
+    import pyhf
+
+    spec = read_json(workspace)
+    try:
+        pyhf.Workspace(spec)
+    except pyhf.exceptions.InvalidSpecification as err:
+        raise InputFileError(f"{workspace}: invalid pyhf workspace: {str(err).splitlines()[0]}") from None
+    return spec
 
 
 def write_points(points: Sequence[PatchPoint], path: str | os.PathLike) -> None:
