@@ -25,6 +25,7 @@ include: "workflow/rules/provenance_report.smk"
 include: "workflow/rules/reinterpret.smk"
 include: "workflow/rules/reinterpretation_table.smk"
 include: "workflow/rules/exclusion_plot.smk"
+include: "workflow/rules/hepdata.smk"
 
 
 rule all:

@@ -136,8 +136,8 @@ def test_rerun_has_nothing_to_do_and_resumes_where_it_stopped(workflow_run):
     n_signals = sum(1 for s in config["samples"].values() if s["process"] == "zprime")
     assert counts == {"select": 1, "merge_sample": 1, "merge_samples": 1, "cutflow_tables": 1,
                       "plot_distributions": len(config["histograms"]), "workspaces": 1, "limit": n_signals,
-                      "limit_summary": 1, "brazil_plot": 1, "fit": 1, "fit_plots": 1, "all": 1,
-                      "total": 10 + len(config["histograms"]) + n_signals}
+                      "limit_summary": 1, "brazil_plot": 1, "fit": 1, "fit_plots": 1, "hepdata": 1, "all": 1,
+                      "total": 11 + len(config["histograms"]) + n_signals}
     snakemake(workdir)
     assert all((workdir / path).exists() for path in lost)
 
@@ -179,6 +179,10 @@ def test_limits_workspaces_and_fit_outputs(workflow_run):
     assert {"mu", "ttbar_norm", "lumi", "muon_id", "btag", "muon_scale"} <= names
     for name in ("brazil", "pulls", "ranking", "postfit_SR", "postfit_CR_ttbar"):
         assert (workdir / f"results/plots/{name}.png").read_bytes()[:4] == b"\x89PNG"
+    from hepdata_validator.full_submission_validator import FullSubmissionValidator
+
+    validator = FullSubmissionValidator()  # HEPData's own check of the submission
+    assert validator.validate(archive=str(workdir / "results/hepdata/submission.tar.gz")), validator.get_messages()
 
 
 def dry_run_after_edit(workdir: Path, edit: dict) -> dict[str, int]:

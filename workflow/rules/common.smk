@@ -89,6 +89,7 @@ def inference_outputs():
         "results/plots/pulls.png",
         "results/plots/ranking.png",
         *expand("results/plots/postfit_{channel}.png", channel=CHANNELS),
+        "results/hepdata/submission.tar.gz",
     ]
 
 

@@ -100,7 +100,7 @@ STEPS = (
     "demo_sample", "rucio_download", "select", "merge_partials", "merge_sample", "merge_samples",
     "workspaces", "limit", "limit_summary", "brazil_plot", "fit", "fit_plots", "cutflow_tables",
     "plot_distributions", "provenance_step", "input_checksums", "provenance_report",
-    "reinterpret", "reinterpretation_table", "exclusion_plot",
+    "reinterpret", "reinterpretation_table", "exclusion_plot", "hepdata",
 )
 RULES = {
     **{name: name for name in STEPS if name != "provenance_step"},
