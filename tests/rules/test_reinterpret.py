@@ -60,3 +60,58 @@ def test_older_patch_files_give_the_same_points(default_config, tmp_path):
         results[layout] = json.loads(output.read_text())
     assert [p["name"] for p in results["patchset"]] == ["P_500_0", "P_500_100", "P_500_200"]
     assert results["patchset"] == results["patches"]
+
+
+@pytest.mark.parametrize("kind", ["tar.gz", "zip"])
+def test_a_records_archive_gives_the_points_of_its_unpacked_files(default_config, tmp_path, kind):
+    """reinterpretation.archive: HEPData's download (files under a top directory), read without
+    unpacking; the patchset's and the older patch files' points equal those of the files."""
+    import tarfile
+    import zipfile
+
+    files = published_likelihood(tmp_path / "grid-likelihoods")
+    archive = tmp_path / f"grid-likelihoods.{kind}"
+    members = sorted(files["bkg"].parent.iterdir())
+    if kind == "zip":
+        with zipfile.ZipFile(archive, "w") as out:
+            for path in members:
+                out.write(path, f"grid-likelihoods/{path.name}")
+    else:
+        with tarfile.open(archive, "w:gz") as out:
+            for path in members:
+                out.add(path, f"grid-likelihoods/{path.name}")
+    from snakehep.steps import reinterpret
+    from snakehep.steps.context import StepContext
+
+    results = {}
+    for layout, settings in {
+        "files": {"workspace": str(files["bkg"]), "patchset": str(files["patchset"])},
+        "patchset": {"archive": str(archive), "workspace": "BkgOnly.json", "patchset": "patchset.json"},
+        "patches": {"archive": str(archive), "workspace": "BkgOnly.json", "patches": "patch.P_700_*.json"},
+    }.items():
+        config = config_with(default_config, {**settings, "select": "P_700_*", "patches_per_job": 5})
+        context = StepContext(config, {})
+        assert list(context.reinterpretation_patches) == ["P_700_0", "P_700_100", "P_700_200"]
+        params = job_params("reinterpret", config, resolve=False, index="0")
+        inputs = reinterpret.input_files(context, {"index": "0"})
+        assert inputs == ([str(archive)] if "archive" in settings else [str(files["bkg"]), str(files["patchset"])])
+        output = tmp_path / f"{layout}.json"
+        run_rule("reinterpret", params=params, inputs={"files": inputs}, outputs={"files": [output]}, tmp_path=tmp_path)
+        results[layout] = json.loads(output.read_text())
+    assert results["files"] == results["patchset"] == results["patches"]
+
+
+def test_a_member_the_archive_lacks_is_named(default_config, tmp_path):
+    import tarfile
+
+    from snakehep.errors import InputFileError
+    from snakehep.steps.context import StepContext
+
+    files = published_likelihood(tmp_path / "grid")
+    archive = tmp_path / "grid.tar.gz"
+    with tarfile.open(archive, "w:gz") as out:
+        out.add(files["bkg"], "grid/BkgOnly.json")
+    config = config_with(default_config, {"archive": str(archive), "workspace": "BkgOnly.json",
+                                          "patchset": "patchset.json"})
+    with pytest.raises(InputFileError, match=rf"{archive}: no member named 'patchset.json'"):
+        StepContext(config, {}).reinterpretation_patches

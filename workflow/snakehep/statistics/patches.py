@@ -99,14 +99,19 @@ def _patch_key(patchset: Any, name: str) -> Any:
 
 def apply_patch_file(spec: dict, workspace: str | os.PathLike, path: Path) -> dict:
     """``spec`` (from ``workspace``) with the JSON-patch operations of the file ``path``."""
+    return apply_patch_operations(spec, workspace, read_json(path), path)
+
+
+def apply_patch_operations(spec: dict, workspace: str | os.PathLike, operations: Any,
+                           path: str | os.PathLike) -> dict:
+    """``spec`` (from ``workspace``) with the JSON-patch ``operations`` (read from ``path``)."""
     import jsonpatch  # pyhf's own dependency: its patches are JSON patches
     import pyhf
 
-    operations = read_json(path)
     if not isinstance(operations, list):
         raise InputFileError(f"{path}: a patch file holds a list of JSON-patch operations (or give "
                              f"--patchset FILE --patch NAME)")
-    patch = pyhf.patchset.Patch({"metadata": {"name": path.stem, "values": []}, "patch": operations})
+    patch = pyhf.patchset.Patch({"metadata": {"name": Path(path).stem, "values": []}, "patch": operations})
     try:
         return dict(patch.apply(copy.deepcopy(spec)))
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, KeyError, IndexError,

@@ -17,6 +17,7 @@ from typing import Any
 
 from snakehep.errors import ConfigError, InputFileError
 from snakehep.io import read_json, write_json_atomic, write_text_atomic
+from snakehep.statistics.published import LikelihoodFiles, files_of
 
 log = logging.getLogger(__name__)
 
@@ -63,20 +64,25 @@ def patch_file_name(path: str | os.PathLike) -> str:
 
 def available_patches(settings: Mapping[str, Any]) -> dict[str, tuple[float, ...]]:
     """The patches of the configured likelihood, name -> label values: those of ``patchset``, or
-    one per file matching ``patches`` (the older format). Reads JSON only (the Snakefile calls it)."""
-    import glob
-
+    one per file matching ``patches`` (the older format), on disk or in ``archive``. Reads JSON
+    only (the Snakefile calls it)."""
+    files = files_of(settings)
     if "patchset" in settings:
-        patchset = read_json(settings["patchset"])
+        patchset = files.read(settings["patchset"])
         try:
             return {p["metadata"]["name"]: tuple(float(v) for v in p["metadata"]["values"])
                     for p in patchset["patches"]}
         except (KeyError, TypeError) as err:
-            raise InputFileError(f"{settings['patchset']}: not a pyhf patchset (no {err})") from None
-    files = sorted(glob.glob(settings["patches"]))
-    if not files:
+            raise InputFileError(f"{files.label(settings['patchset'])}: not a pyhf patchset (no {err})") from None
+    return {patch_file_name(path): patch_file_values(path) for path in patch_files(settings)}
+
+
+def patch_files(settings: Mapping[str, Any]) -> list[str]:
+    """The older-format patch files (or archive members) matching ``patches``."""
+    found = files_of(settings).glob(settings["patches"])
+    if not found:
         raise ConfigError(f"reinterpretation.patches: {settings['patches']!r} matches no file")
-    return {patch_file_name(path): patch_file_values(path) for path in files}
+    return found
 
 
 def selected_patches(settings: Mapping[str, Any]) -> dict[str, tuple[float, ...]]:
@@ -98,25 +104,29 @@ def selected_patches(settings: Mapping[str, Any]) -> dict[str, tuple[float, ...]
 
 def scan_patches(settings: Mapping[str, Any], *, workspace: str | os.PathLike, names: Sequence[str],
                  patchset: str | os.PathLike | None = None,
-                 patch_files: Mapping[str, str | os.PathLike] | None = None) -> list[PatchPoint]:
-    """CLs at mu = 1 (and limits with ``upper_limits``) of each named patch, in order."""
+                 patch_files: Mapping[str, str | os.PathLike] | None = None,
+                 archive: str | os.PathLike | None = None) -> list[PatchPoint]:
+    """CLs at mu = 1 (and limits with ``upper_limits``) of each named patch, in order; with
+    ``archive`` the other paths are its members."""
     from snakehep.statistics.limits import hypotest_workspace, upper_limit_workspace
-    from snakehep.statistics.patches import apply_from_patchset, apply_patch_file, read_patchset
+    from snakehep.statistics.patches import apply_from_patchset, apply_patch_operations
 
+    files = LikelihoodFiles(None if archive is None else os.fspath(archive))
     options = {"test_stat": settings.get("test_stat", "qtilde"),
                "modifier_settings": settings.get("modifier_settings"), "schema_checked": True}
-    background_only = _checked_workspace(workspace)  # pyhf's schema once for all the patches
-    patches = None if patchset is None else read_patchset(patchset)  # (and the patchset's)
+    label = files.label(os.fspath(workspace))
+    background_only = _checked_workspace(files.read(os.fspath(workspace)), label)  # pyhf's schema once
+    patches = None if patchset is None else _checked_patchset(files, os.fspath(patchset))
     points = []
     for name in names:
         if patches is not None:
-            spec = apply_from_patchset(background_only, workspace, patches, patchset, name)
-            source = f"{workspace} + {patchset}:{name}"
+            spec = apply_from_patchset(background_only, label, patches, files.label(os.fspath(patchset)), name)
+            source = f"{label} + {files.label(os.fspath(patchset))}:{name}"
             values = tuple(float(v) for v in patches[name].values)
         else:
-            path = (patch_files or {})[name]
-            spec, source = apply_patch_file(background_only, workspace, Path(path)), f"{workspace} + {path}"
-            values = patch_file_values(path)
+            path = os.fspath((patch_files or {})[name])
+            spec = apply_patch_operations(background_only, label, files.read(path), files.label(path))
+            source, values = f"{label} + {files.label(path)}", patch_file_values(path)
         test = hypotest_workspace(spec, mu=1.0, source=source, **options)
         limit = (upper_limit_workspace(spec, cl=float(settings.get("cl", 0.95)), source=source, **options)
                  if settings.get("upper_limits", False) else None)
@@ -128,17 +138,25 @@ def scan_patches(settings: Mapping[str, Any], *, workspace: str | os.PathLike, n
     return points
 
 
-def _checked_workspace(workspace: str | os.PathLike) -> dict:
+def _checked_workspace(spec: Any, label: str) -> dict:
     """The background-only workspace, pyhf's schema checked (a patched workspace is then checked
     by snakehep's own checks and by building its model)."""
     import pyhf
 
-    spec = read_json(workspace)
     try:
         pyhf.Workspace(spec)
     except pyhf.exceptions.InvalidSpecification as err:
-        raise InputFileError(f"{workspace}: invalid pyhf workspace: {str(err).splitlines()[0]}") from None
+        raise InputFileError(f"{label}: invalid pyhf workspace: {str(err).splitlines()[0]}") from None
     return spec
+
+
+def _checked_patchset(files: LikelihoodFiles, name: str) -> Any:
+    import pyhf
+
+    try:
+        return pyhf.PatchSet(files.read(name))
+    except (pyhf.exceptions.InvalidSpecification, pyhf.exceptions.InvalidPatchSet) as err:
+        raise InputFileError(f"{files.label(name)}: not a pyhf patchset ({' '.join(str(err).split())[:300]})") from None
 
 
 def write_points(points: Sequence[PatchPoint], path: str | os.PathLike) -> None:

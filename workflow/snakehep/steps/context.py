@@ -147,13 +147,12 @@ class StepContext:
 
     @cached_property
     def reinterpretation_patch_files(self) -> dict[str, str]:
-        """Older-format likelihoods (reinterpretation.patches): each patch's file."""
-        import glob
-
-        from snakehep.statistics.scan import patch_file_name
+        """Older-format likelihoods (reinterpretation.patches): each patch's file (or member of
+        reinterpretation.archive)."""
+        from snakehep.statistics.scan import patch_file_name, patch_files
 
         settings = self.config.get("reinterpretation") or {}
-        return {patch_file_name(p): p for p in sorted(glob.glob(settings.get("patches", "")))}
+        return {patch_file_name(p): p for p in patch_files(settings)} if "patches" in settings else {}
 
     @property
     def reinterpretation_jobs(self) -> list[list[str]]:
@@ -169,9 +168,9 @@ class StepContext:
         if "labels" in settings:
             return list(settings["labels"])
         if "patchset" in settings:
-            from snakehep.io import read_json
+            from snakehep.statistics.published import files_of
 
-            return list(read_json(settings["patchset"]).get("metadata", {}).get("labels", []))
+            return list(files_of(settings).read(settings["patchset"]).get("metadata", {}).get("labels", []))
         return []
 
     @property
