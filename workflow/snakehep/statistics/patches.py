@@ -28,12 +28,17 @@ class PatchInfo:
 
 def read_patchset(path: str | os.PathLike) -> Any:
     """The pyhf ``PatchSet`` of a file; not a valid patchset is an error naming the file."""
+    return patchset_of(read_json(path), str(path))
+
+
+def patchset_of(data: Any, label: str) -> Any:
+    """The pyhf ``PatchSet`` of JSON read from ``label`` (a file, or an archive's member)."""
     import pyhf
 
     try:
-        return pyhf.PatchSet(read_json(path))
+        return pyhf.PatchSet(data)
     except (pyhf.exceptions.InvalidSpecification, pyhf.exceptions.InvalidPatchSet) as err:
-        raise InputFileError(f"{path}: not a pyhf patchset ({_one_line(err)})") from None
+        raise InputFileError(f"{label}: not a pyhf patchset ({_one_line(err)})") from None
 
 
 def list_patches(path: str | os.PathLike) -> tuple[list[str], list[PatchInfo]]:

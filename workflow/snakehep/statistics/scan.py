@@ -54,11 +54,11 @@ class PatchPoint:
 def patch_file_values(path: str | os.PathLike) -> tuple[float, ...]:
     """The numbers in the name of an older-format patch file: patch.ERJR_500p0_0p0.json ->
     (500.0, 0.0)."""
-    stem = Path(path).name.removeprefix("patch.").removesuffix(".json")
-    return tuple(float(n.replace("p", ".")) for n in NUMBER.findall(stem.split("_", 1)[-1]))
+    return tuple(float(n.replace("p", ".")) for n in NUMBER.findall(patch_file_name(path).split("_", 1)[-1]))
 
 
 def patch_file_name(path: str | os.PathLike) -> str:
+    """The patch's name in an older-format file name: patch.ERJR_500p0_0p0.json -> ERJR_500p0_0p0."""
     return Path(path).name.removeprefix("patch.").removesuffix(".json")
 
 
@@ -109,14 +109,14 @@ def scan_patches(settings: Mapping[str, Any], *, workspace: str | os.PathLike, n
     """CLs at mu = 1 (and limits with ``upper_limits``) of each named patch, in order; with
     ``archive`` the other paths are its members."""
     from snakehep.statistics.limits import hypotest_workspace, upper_limit_workspace
-    from snakehep.statistics.patches import apply_from_patchset, apply_patch_operations
+    from snakehep.statistics.patches import apply_from_patchset, apply_patch_operations, patchset_of
 
     files = LikelihoodFiles(None if archive is None else os.fspath(archive))
     options = {"test_stat": settings.get("test_stat", "qtilde"),
                "modifier_settings": settings.get("modifier_settings"), "schema_checked": True}
     label = files.label(os.fspath(workspace))
     background_only = _checked_workspace(files.read(os.fspath(workspace)), label)  # pyhf's schema once
-    patches = None if patchset is None else _checked_patchset(files, os.fspath(patchset))
+    patches = None if patchset is None else patchset_of(files.read(os.fspath(patchset)), files.label(os.fspath(patchset)))
     points = []
     for name in names:
         if patches is not None:
@@ -148,15 +148,6 @@ def _checked_workspace(spec: Any, label: str) -> dict:
     except pyhf.exceptions.InvalidSpecification as err:
         raise InputFileError(f"{label}: invalid pyhf workspace: {str(err).splitlines()[0]}") from None
     return spec
-
-
-def _checked_patchset(files: LikelihoodFiles, name: str) -> Any:
-    import pyhf
-
-    try:
-        return pyhf.PatchSet(files.read(name))
-    except (pyhf.exceptions.InvalidSpecification, pyhf.exceptions.InvalidPatchSet) as err:
-        raise InputFileError(f"{files.label(name)}: not a pyhf patchset ({' '.join(str(err).split())[:300]})") from None
 
 
 def write_points(points: Sequence[PatchPoint], path: str | os.PathLike) -> None:
