@@ -154,3 +154,20 @@ def test_the_screen_of_large_models_finds_the_other_minimum(brute_force, monkeyp
     assert summary.twice_nll == pytest.approx(brute_force.fit(brute_force.data)[0], abs=1e-6)
     observed, _ = brute_force.cls(1.0)
     assert hypotest_workspace(SPEC, mu=1.0, source="coupled").cls_obs == pytest.approx(observed, rel=1e-4)
+
+
+@pytest.mark.parametrize("theta", [-0.6, 0.5])
+def test_an_asimov_free_fit_reaches_the_saturated_bound_without_other_starts(brute_force, monkeypatch, theta):
+    """On the Asimov data of a point the free fit reaches the saturated NLL, a bound nothing is
+    below: it is the global minimum (the brute force's too) with no search of other sides."""
+    from snakehep.statistics import optimizer
+    from snakehep.statistics.loading import load_workspace
+
+    loaded = load_workspace(SPEC, "coupled")
+    point = np.array([theta, 0.8])  # (coupled_histosys, mu)
+    asimov = np.asarray(brute_force.model.expected_data(point), dtype=float)
+    monkeypatch.setattr(optimizer.Fitter, "_other_sides", lambda *args: pytest.fail("other sides searched"))
+    result = optimizer.Fitter(loaded.likelihood, asimov, "coupled").fit(asimov, guard=[])
+    assert result.converged and result.search == "global"
+    assert 2 * result.nll == pytest.approx(brute_force.fit(asimov)[0], abs=1e-6)
+    assert result.pars == pytest.approx(point, abs=1e-3)

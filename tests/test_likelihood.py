@@ -80,12 +80,22 @@ def random_points(lk, n: int, seed: int, spread: float = 0.8) -> list[np.ndarray
     return points
 
 
-@pytest.fixture(scope="module", params=[None, ROOT_CODES], ids=["pyhf-default-codes", "code1-code0"])
+@pytest.fixture(scope="module", params=[(None, 4), (ROOT_CODES, 4), (None, 0), (ROOT_CODES, 0)],
+                ids=["pyhf-default-codes", "code1-code0", "pyhf-default-codes-sparse", "code1-code0-sparse"])
 def compiled(request):
+    """The model with each set of interpolation codes, its histosys matrices dense (as for small
+    models) or sparse (DENSE_FACTOR 0, as for large ones)."""
+    settings, dense_factor = request.param
     workspace = pyhf.Workspace(all_modifiers_workspace())
-    model = workspace.model(modifier_settings=request.param) if request.param else workspace.model()
+    model = workspace.model(modifier_settings=settings) if settings else workspace.model()
     data = np.asarray(workspace.data(model), dtype=float)
-    return model, data, HistFactoryLikelihood(model)
+    default, lkmod.DENSE_FACTOR = lkmod.DENSE_FACTOR, dense_factor
+    try:
+        lk = HistFactoryLikelihood(model)
+    finally:
+        lkmod.DENSE_FACTOR = default
+    assert isinstance(lk._hs_S, np.ndarray) == (dense_factor > 0)
+    return model, data, lk
 
 
 def test_parameter_bookkeeping_matches_pyhf(compiled):
@@ -116,6 +126,19 @@ def test_logpdf_agrees_on_asimov_like_noninteger_data(compiled):
         data = np.asarray(model.expected_data(pars)) * 1.03
         probe = random_points(lk, 1, seed=3)[0]
         np.testing.assert_allclose(lk.logpdf(probe, data), float(model.logpdf(probe, data)[0]), rtol=1e-12)
+
+
+def test_saturated_nll_bounds_every_point_and_is_reached_on_asimov_data(compiled):
+    """The saturated NLL (every term at its own minimum) is below pyhf's NLL at every point, and
+    equals it where the data are the model's own expectation (the Asimov data of a point):
+    the bound that certifies an Asimov free fit as the global minimum."""
+    model, data, lk = compiled
+    for pars in random_points(lk, 25, seed=4):
+        assert lk.saturated_nll(data) <= -float(model.logpdf(pars, data)[0]) + 1e-9
+        asimov = np.asarray(model.expected_data(pars), dtype=float)
+        assert lk.saturated_nll(asimov) == pytest.approx(-float(model.logpdf(pars, asimov)[0]), rel=1e-12, abs=1e-9)
+        probe = random_points(lk, 1, seed=5)[0]
+        assert lk.saturated_nll(asimov) < -float(model.logpdf(probe, asimov)[0])
 
 
 def test_gradient_matches_finite_differences(compiled):

@@ -102,3 +102,31 @@ def test_unknown_patch_and_a_patch_that_does_not_apply_name_the_files(published,
     assert f"{bad} does not apply to {published['bkg']}" in error
     assert "--patchset needs --patch" in fails(capsys, "hypotest", published["bkg"], "--patchset",
                                                published["patchset"])
+
+
+def test_applying_patches_leaves_the_background_only_workspace_as_it_is():
+    """Patches are applied copying only the containers on their paths: every kind of operation
+    gives jsonpatch's result, and the background-only workspace they share stays unchanged."""
+    import jsonpatch
+    from snakehep.statistics.patches import apply_patch_operations
+
+    bkg = background_only()
+    bkg["channels"].append(copy.deepcopy(bkg["channels"][0]) | {"name": "CR"})
+    bkg["observations"].append({"name": "CR", "data": [10.0, 9.0]})
+    before = copy.deepcopy(bkg)
+    operations = [
+        *patch_operations([1.0, 2.0]),
+        {"op": "replace", "path": "/channels/1/samples/0/data/1", "value": 31.0},
+        {"op": "remove", "path": "/channels/0/samples/1/modifiers/1"},
+        {"op": "add", "path": "/channels/1/samples/0/modifiers/-", "value": {
+            "name": "extra", "type": "normsys", "data": {"hi": 1.2, "lo": 0.9}}},
+        {"op": "move", "from": "/observations/1/data/0", "path": "/observations/1/data/-"},
+        {"op": "copy", "from": "/channels/0/samples/0", "path": "/channels/1/samples/-"},
+        {"op": "replace", "path": "/measurements/0/config/poi", "value": "mu_SIG"},
+    ]
+    for _ in range(2):  # twice: the first application must not change what the second sees
+        patched = apply_patch_operations(bkg, "BkgOnly.json", operations, "patch.json")
+        assert patched == jsonpatch.apply_patch(copy.deepcopy(before), operations)
+        assert bkg == before
+    assert patched["channels"][1]["samples"][0]["data"] == [50.0, 31.0]
+    assert patched["observations"][1]["data"] == [9.0, 10.0]

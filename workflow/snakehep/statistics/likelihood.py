@@ -5,7 +5,9 @@ parameters and auxiliary data); :func:`compile_model` then turns it into dense n
 
 * nominal yields per (sample, bin) flattened into one vector ``k = sample * nbins + bin``;
 * one *element* per (modifier, sample, bin) it touches, holding the parameter index it reads,
-  the flattened yield index it modifies and its interpolation data;
+  the flattened yield index it modifies and its interpolation data; normsys factors are
+  interpolated once per distinct (parameter, hi, lo), and the histosys deltas of all bins are
+  two matrix products (``S @ theta + A @ q(theta)``, dense or sparse);
 * the constraint terms (Gaussian or Poisson) as index/width/factor arrays in pyhf's
   auxiliary-data order.
 
@@ -66,6 +68,13 @@ class Likelihood(Protocol):
     n_main: int
 
     def nll(self, pars: np.ndarray, data: np.ndarray) -> float: ...
+
+    def saturated_nll(self, data: np.ndarray) -> float:
+        """The NLL with every term at its own minimum (each bin's expectation equal to its count,
+        each constraint at its auxiliary value): no parameter point has a lower NLL."""
+        data = np.asarray(data, dtype=float)
+        main = data[: self.n_main]
+        return float(np.sum(main) - np.sum(xlogy(main, main)) + self._constants(data))
 
     def nll_and_grad(self, pars: np.ndarray, data: np.ndarray) -> tuple[float, np.ndarray]: ...
 
@@ -193,13 +202,20 @@ class HistFactoryLikelihood:
         self._lin_par, self._lin_pos, _, _ = linear.arrays()
         self._ns_par, self._ns_pos, self._ns_up, self._ns_dn = normsys.arrays()
         self._hs_par, self._hs_pos, self._hs_up, self._hs_dn = histosys.arrays()
-        if self.normsys_code == "code4":
-            self._ns_coef = _code4_coefficients(self._ns_up, self._ns_dn)
-            self._ns_dcoef = self._ns_coef * np.arange(1, 7)[:, None]
         with np.errstate(divide="ignore"):
             self._ns_log_up = np.log(self._ns_up)
             self._ns_log_dn = np.log(self._ns_dn)
         self._ns_positive = bool(np.all(self._ns_up > 0) and np.all(self._ns_dn > 0))
+        # a normsys factor is the same in every bin of a sample: interpolate each distinct
+        # (parameter, hi, lo) once (about half the elements of a published model)
+        _, first, inverse = np.unique(np.stack([self._ns_par.astype(float), self._ns_up, self._ns_dn]), axis=1,
+                                      return_index=True, return_inverse=True)
+        self._nsu_inverse = np.asarray(inverse, dtype=np.intp).ravel()
+        self._nsu_par, self._nsu_up, self._nsu_dn = self._ns_par[first], self._ns_up[first], self._ns_dn[first]
+        self._nsu_log_up, self._nsu_log_dn = self._ns_log_up[first], self._ns_log_dn[first]
+        if self.normsys_code == "code4":
+            self._nsu_coef = _code4_coefficients(self._nsu_up, self._nsu_dn)
+            self._nsu_dcoef = self._nsu_coef * np.arange(1, 7)[:, None]
         self.may_be_nonconvex = bool(self._hs_pos.size) or bool(
             np.any(np.abs(self._ns_log_up + self._ns_log_dn) > 1e-12)
         )
@@ -211,8 +227,12 @@ class HistFactoryLikelihood:
             self._ns_par[asymmetric_normsys], self._hs_par[asymmetric_histosys]])).astype(np.intp)
         """Parameters whose interpolation has different shapes on either side of 0 (asymmetric
         histosys and normsys): the NLL can have a minimum on each side (optimizer.py)."""
-        self._hs_S = 0.5 * (self._hs_up + self._hs_dn)
-        self._hs_A = 0.0625 * (self._hs_up - self._hs_dn)
+        # every histosys delta is S * theta + A * q(theta) (S, A from its hi and lo sides, q a
+        # polynomial of the parameter alone), so the deltas of all bins are two matrix products
+        self._hs_params = np.unique(self._hs_par)
+        column = np.searchsorted(self._hs_params, self._hs_par)
+        self._hs_S = _position_matrix(self._hs_pos, column, 0.5 * (self._hs_up + self._hs_dn), self.nominal.size)
+        self._hs_A = _position_matrix(self._hs_pos, column, 0.0625 * (self._hs_up - self._hs_dn), self.nominal.size)
 
         # Multiplicative factors are stored in "slots": factor number m acting on yield k sits
         # at [m, k]; unused slots hold 1.  The product of the other factors of an element (for
@@ -271,60 +291,72 @@ class HistFactoryLikelihood:
         """Prefit uncertainty of each parameter (nan for unconstrained ones)."""
         return self._prefit_width.copy()
 
-    def _normsys(self, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        a = alpha[self._ns_par]
-        up, dn, lup, ldn = self._ns_up, self._ns_dn, self._ns_log_up, self._ns_log_dn
+    def _normsys(self, alpha: np.ndarray, derivative: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        f, df = self._distinct_normsys(alpha[self._nsu_par], derivative)
+        inverse = self._nsu_inverse
+        return f[inverse], None if df is None else df[inverse]
+
+    def _distinct_normsys(self, a: np.ndarray, derivative: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        up, dn, lup, ldn = self._nsu_up, self._nsu_dn, self._nsu_log_up, self._nsu_log_dn
         if self.normsys_code == "code4":
             above, below = a >= 1.0, a <= -1.0
             x = np.where(above | below, 0.0, a)
-            coef, dcoef = self._ns_coef, self._ns_dcoef
-            poly, dpoly = coef[5] * x, dcoef[5]  # Horner: 1 + sum_r c_r x^r and its derivative
+            coef = self._nsu_coef
+            poly = coef[5] * x  # Horner: 1 + sum_r c_r x^r
             for r in range(4, -1, -1):
                 poly = (poly + coef[r]) * x
-                dpoly = dpoly * x + dcoef[r]
             poly = poly + 1.0
             with np.errstate(invalid="ignore", over="ignore"):
-                # up**|a| as exp(|a| log up): several times faster than power on every element
+                # up**|a| (a > 0) or down**|a| as exp(|a| log ...): several times faster than power
                 absa = np.abs(a)
-                f_up = np.exp(lup * absa) if self._ns_positive else np.power(up, absa)
-                f_dn = np.exp(ldn * absa) if self._ns_positive else np.power(dn, absa)
-            f = np.where(above, f_up, np.where(below, f_dn, poly))
-            df = np.where(above, lup * f_up, np.where(below, -ldn * f_dn, dpoly))
+                side = np.where(a > 0.0, lup, ldn)
+                outer = (np.exp(side * absa) if self._ns_positive
+                         else np.where(a > 0.0, np.power(up, absa), np.power(dn, absa)))
+            f = np.where(above | below, outer, poly)
+            if not derivative:
+                return f, None
+            dpoly = self._nsu_dcoef[5]
+            for r in range(4, -1, -1):
+                dpoly = dpoly * x + self._nsu_dcoef[r]
+            df = np.where(above, lup * outer, np.where(below, -ldn * outer, dpoly))
         else:  # code1
             pos = a > 0
             with np.errstate(invalid="ignore", over="ignore"):
                 f = np.where(pos, np.power(up, np.abs(a)), np.power(dn, np.abs(a)))
+            if not derivative:
+                return f, None
             # at the kink a == 0 use the right-hand slope (what pyhf's SLSQP sees through its
             # forward differences), so that fits started at 0 move the way pyhf's do
             df = np.where(a >= 0, lup * f, -ldn * f)
         return f, df
 
-    def _histosys(self, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        a = alpha[self._hs_par]
+    def _histosys(self, alpha: np.ndarray, derivative: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """The summed histosys delta of every (sample, bin) and dq/dtheta of each histosys
+        parameter. Code4p: q = theta^2 (15 - 10 theta^2 + 3 theta^4) inside [-1, 1], 8 |theta|
+        outside (delta = theta * hi or theta * lo there); code0: q = 8 |theta|."""
+        a = alpha[self._hs_params]
+        magnitude = 8.0 * np.abs(a)
         if self.histosys_code == "code4p":
             a2 = a * a
-            inside = a * self._hs_S + a2 * (a2 * (3.0 * a2 - 10.0) + 15.0) * self._hs_A
-            dinside = self._hs_S + self._hs_A * a * (30.0 - 40.0 * a2 + 18.0 * a2 * a2)
-            delta = np.where(a > 1.0, a * self._hs_up, np.where(a < -1.0, a * self._hs_dn, inside))
-            ddelta = np.where(a > 1.0, self._hs_up, np.where(a < -1.0, self._hs_dn, dinside))
-        else:  # code0
-            pos = a > 0
-            delta = a * np.where(pos, self._hs_up, self._hs_dn)
-            ddelta = np.where(a >= 0, self._hs_up, self._hs_dn)  # right-hand slope at the kink
-        return delta, ddelta
+            inside = np.abs(a) <= 1.0
+            q = np.where(inside, a2 * (a2 * (3.0 * a2 - 10.0) + 15.0), magnitude)
+            dq = np.where(inside, a * (30.0 - 40.0 * a2 + 18.0 * a2 * a2), np.where(a > 0.0, 8.0, -8.0))
+        else:  # code0; at the kink the right-hand slope
+            q, dq = magnitude, np.where(a >= 0.0, 8.0, -8.0)
+        return self._hs_S @ a + self._hs_A @ q, dq if derivative else None
 
     def _evaluate(self, pars: np.ndarray, *, gradient: bool):
         size = self.nominal.size
         base = self.nominal
         if self._hs_pos.size:
-            delta, ddelta = self._histosys(pars)
-            base = base + np.bincount(self._hs_pos, weights=delta, minlength=size)
+            delta, ddelta = self._histosys(pars, gradient)
+            base = base + delta
         else:
             ddelta = None
         slots = np.ones(self._n_slots * size)
         slots[self._lin_flat] = pars[self._lin_par]
         if self._ns_pos.size:
-            f_ns, df_ns = self._normsys(pars)
+            f_ns, df_ns = self._normsys(pars, gradient)
             slots[self._ns_flat] = f_ns
         else:
             df_ns = None
@@ -343,7 +375,7 @@ class HistFactoryLikelihood:
         parts = {
             "lin": base[self._lin_pos] * others[self._lin_flat],
             "ns": base[self._ns_pos] * others[self._ns_flat] * df_ns if df_ns is not None else None,
-            "hs": product[self._hs_pos] * ddelta if ddelta is not None else None,
+            "hs": (product, ddelta) if ddelta is not None else None,
         }
         return yields, parts
 
@@ -418,6 +450,13 @@ class HistFactoryLikelihood:
                 value += np.sum(np.where(aux > 0.0, aux * (u - np.log1p(u)), rate))
         return float(value + self._constants(data))
 
+    def saturated_nll(self, data: np.ndarray) -> float:
+        """The NLL with every term at its own minimum (each bin's expectation equal to its count,
+        each constraint at its auxiliary value): no parameter point has a lower NLL."""
+        data = np.asarray(data, dtype=float)
+        main = data[: self.n_main]
+        return float(np.sum(main) - np.sum(xlogy(main, main)) + self._constants(data))
+
     def nll_and_grad(self, pars: np.ndarray, data: np.ndarray) -> tuple[float, np.ndarray]:
         """``-logpdf`` and its gradient with respect to all parameters."""
         pars = np.asarray(pars, dtype=float)
@@ -438,7 +477,9 @@ class HistFactoryLikelihood:
         if parts["ns"] is not None:
             grad += np.bincount(self._ns_par, weights=w[self._ns_pos] * parts["ns"], minlength=self.n_pars)
         if parts["hs"] is not None:
-            grad += np.bincount(self._hs_par, weights=w[self._hs_pos] * parts["hs"], minlength=self.n_pars)
+            product, dq = parts["hs"]
+            weight = w * product
+            grad[self._hs_params] += self._hs_S.T @ weight + (self._hs_A.T @ weight) * dq
         if self._gauss_idx.size:
             grad[self._gauss_idx] += (pars[self._gauss_idx] - data[self._aux_gauss]) / self._gauss_sigma**2
         if self._pois_idx.size:
@@ -449,6 +490,21 @@ class HistFactoryLikelihood:
 
     def logpdf(self, pars: np.ndarray, data: np.ndarray) -> float:
         return -self.nll(pars, data)
+
+
+DENSE_FACTOR = 4
+"""Histosys matrices are dense while their size is at most this many times their elements."""
+
+
+def _position_matrix(positions: np.ndarray, columns: np.ndarray, values: np.ndarray, size: int) -> Any:
+    """The (size x columns) matrix with ``values`` summed at (``positions``, ``columns``): dense
+    while that is at most 4 times the elements (BLAS is faster than the elements' numpy
+    operations), else sparse (CSR)."""
+    from scipy import sparse
+
+    n_columns = int(columns.max()) + 1 if columns.size else 0
+    matrix = sparse.csr_array((values, (positions, columns)), shape=(size, n_columns))
+    return matrix.toarray() if size * n_columns <= DENSE_FACTOR * max(values.size, 1) else matrix
 
 
 def interpolation_code(model: Any, modifier_type: str) -> str:

@@ -107,23 +107,29 @@ def load_workspace(
     if not isinstance(spec, dict):
         raise InferenceError(f"{source}: a workspace must be a JSON object, not {type(spec).__name__}")
     chosen = _measurement(spec, source, measurement)
-    try:
-        workspace = pyhf.Workspace(spec, validate=not schema_checked)
-    except pyhf.exceptions.InvalidSpecification as err:
-        reason = str(err).split("\n", 1)[0]
-        where = f" at {err.path}" if err.path else ""
-        raise InferenceError(f"{source}: invalid pyhf workspace{where}: {reason}") from err
-    except pyhf_errors() as err:
-        raise InferenceError(f"{source}: invalid pyhf workspace: {err}") from err
+    if not schema_checked:
+        try:
+            pyhf.Workspace(spec)
+        except pyhf.exceptions.InvalidSpecification as err:
+            reason = str(err).split("\n", 1)[0]
+            where = f" at {err.path}" if err.path else ""
+            raise InferenceError(f"{source}: invalid pyhf workspace{where}: {reason}") from err
+        except pyhf_errors() as err:
+            raise InferenceError(f"{source}: invalid pyhf workspace: {err}") from err
     check_workspace(spec, source=source, poi=(chosen.get("config") or {}).get("poi"))
-    # the model's spec is the workspace's, validated just above: pyhf's schema check (most of the
-    # time of loading a 100-parameter model) runs once
-    options: dict[str, Any] = {"measurement_name": chosen["name"], "validate": False}
+    # the model of the chosen measurement, as pyhf's Workspace.model() builds it, without the
+    # Workspace's deep copy of the spec (the Model copies it again) and without a second schema
+    # check (pyhf's schema checked just above or by the caller: most of the time of loading a
+    # 100-parameter model)
+    config = chosen["config"]
+    options: dict[str, Any] = {"poi_name": config["poi"], "validate": False}
     if modifier_settings is not None:
         options["modifier_settings"] = modifier_settings
     try:
-        model = workspace.model(**options)
-        data = np.asarray(workspace.data(model), dtype=float)
+        model = pyhf.Model({"channels": spec["channels"], "parameters": config.get("parameters", [])}, **options)
+        observations = {observation["name"]: observation["data"] for observation in spec["observations"]}
+        data = np.asarray([*(count for channel in model.config.channels for count in observations[channel]),
+                           *model.config.auxdata], dtype=float)
     except pyhf_errors() as err:
         raise InferenceError(f"{source}: cannot build the model: {err}") from err
     if model.config.poi_index is None:

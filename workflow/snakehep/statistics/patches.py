@@ -70,10 +70,9 @@ def _apply_from_patchset(spec: dict, workspace: str | os.PathLike, path: str | o
     return apply_from_patchset(spec, workspace, read_patchset(path), path, name)
 
 
-def apply_from_patchset(spec: dict, workspace: str | os.PathLike, patchset: Any, path: str | os.PathLike,
-                        name: str) -> dict:
-    """The background-only ``spec`` (from ``workspace``) with the patch ``name`` (or values) of
-    the pyhf ``patchset`` read from ``path`` applied, its digests checked first."""
+def verify_patchset(spec: dict, workspace: str | os.PathLike, patchset: Any, path: str | os.PathLike) -> None:
+    """The patchset's digests of the background-only workspace equal ``spec``'s (as pyhf's
+    ``PatchSet.apply`` checks); a mismatch is an error naming both files."""
     import pyhf
 
     try:
@@ -82,12 +81,21 @@ def apply_from_patchset(spec: dict, workspace: str | os.PathLike, patchset: Any,
         raise InputFileError(
             f"{path} was not made for {workspace}: the digest of the background-only workspace "
             f"differs ({_one_line(err)})") from None
+
+
+def apply_from_patchset(spec: dict, workspace: str | os.PathLike, patchset: Any, path: str | os.PathLike,
+                        name: str, *, verified: bool = False) -> dict:
+    """The background-only ``spec`` (from ``workspace``) with the patch ``name`` (or values) of
+    the pyhf ``patchset`` read from ``path`` applied, its digests checked first (unless
+    ``verified``: checked once for all of a job's patches)."""
+    if not verified:
+        verify_patchset(spec, workspace, patchset, path)
     key = _patch_key(patchset, name)
     if key is None:
         known = ", ".join(p.name for p in patchset.patches[:10])
         more = f" and {len(patchset.patches) - 10} more" if len(patchset.patches) > 10 else ""
         raise InputFileError(f"{path}: no patch {name!r} (patches: {known}{more})")
-    return dict(patchset[key].apply(spec))
+    return _applied(spec, patchset[key].patch)
 
 
 def _patch_key(patchset: Any, name: str) -> Any:
@@ -111,17 +119,47 @@ def apply_patch_operations(spec: dict, workspace: str | os.PathLike, operations:
                            path: str | os.PathLike) -> dict:
     """``spec`` (from ``workspace``) with the JSON-patch ``operations`` (read from ``path``)."""
     import jsonpatch  # pyhf's own dependency: its patches are JSON patches
-    import pyhf
 
     if not isinstance(operations, list):
         raise InputFileError(f"{path}: a patch file holds a list of JSON-patch operations (or give "
                              f"--patchset FILE --patch NAME)")
-    patch = pyhf.patchset.Patch({"metadata": {"name": Path(path).stem, "values": []}, "patch": operations})
     try:
-        return dict(patch.apply(copy.deepcopy(spec)))
+        return _applied(spec, operations)
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, KeyError, IndexError,
-            TypeError) as err:
+            TypeError, ValueError) as err:
         raise InputFileError(f"{path} does not apply to {workspace}: {_one_line(err)}") from None
+
+
+def _applied(spec: dict, operations: list) -> dict:
+    """``spec`` with the JSON-patch ``operations`` applied, ``spec`` left as it is: only the
+    containers on the operations' paths are copied, the rest is shared (a deep copy of a
+    100-parameter workspace costs more than building its model)."""
+    import jsonpatch
+
+    jsonpatch.JsonPatch(operations)  # every operation well formed before any is applied
+    document = dict(spec)
+    for operation in operations:  # one by one: a path may point into what an earlier one added
+        for key in ("from", "path"):
+            if isinstance(operation.get(key), str):
+                _copy_along(document, jsonpatch.JsonPointer(operation[key]).parts)
+        document = jsonpatch.JsonPatch([operation]).apply(document, in_place=True)
+    return document
+
+
+def _copy_along(document: dict, parts: list[str]) -> None:
+    """Replace each container on the path ``parts`` of ``document`` (the last one's parent
+    included) by a shallow copy. A path that does not resolve stops here: the patch reports it."""
+    node: Any = document
+    for part in parts[:-1]:
+        try:
+            key: Any = int(part) if isinstance(node, list) else part
+            child = node[key]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return
+        if not isinstance(child, (dict, list)):
+            return
+        node[key] = copy.copy(child)
+        node = node[key]
 
 
 def _one_line(err: BaseException) -> str:

@@ -109,18 +109,23 @@ def scan_patches(settings: Mapping[str, Any], *, workspace: str | os.PathLike, n
     """CLs at mu = 1 (and limits with ``upper_limits``) of each named patch, in order; with
     ``archive`` the other paths are its members."""
     from snakehep.statistics.limits import hypotest_workspace, upper_limit_workspace
-    from snakehep.statistics.patches import apply_from_patchset, apply_patch_operations, patchset_of
+    from snakehep.statistics.patches import (apply_from_patchset, apply_patch_operations, patchset_of,
+                                              verify_patchset)
 
     files = LikelihoodFiles(None if archive is None else os.fspath(archive))
     options = {"test_stat": settings.get("test_stat", "qtilde"),
                "modifier_settings": settings.get("modifier_settings"), "schema_checked": True}
     label = files.label(os.fspath(workspace))
     background_only = _checked_workspace(files.read(os.fspath(workspace)), label)  # pyhf's schema once
-    patches = None if patchset is None else patchset_of(files.read(os.fspath(patchset)), files.label(os.fspath(patchset)))
+    patches = None
+    if patchset is not None:
+        patchset_label = files.label(os.fspath(patchset))
+        patches = patchset_of(files.read(os.fspath(patchset)), patchset_label)
+        verify_patchset(background_only, label, patches, patchset_label)  # once for every patch
     points = []
     for name in names:
         if patches is not None:
-            spec = apply_from_patchset(background_only, label, patches, files.label(os.fspath(patchset)), name)
+            spec = apply_from_patchset(background_only, label, patches, patchset_label, name, verified=True)
             source = f"{label} + {files.label(os.fspath(patchset))}:{name}"
             values = tuple(float(v) for v in patches[name].values)
         else:
