@@ -30,6 +30,20 @@ def did(text: str) -> fetch.Did:
     return fetch.Did.parse(uri(text))
 
 
+def upload_with_xrootd_replica(local, name: str) -> None:
+    """``local`` uploaded to the POSIX RSE as mc23:NAME, and registered on the XRootD RSE too
+    (both serve the same directory)."""
+    from rucio.client import Client
+    from rucio.client.uploadclient import UploadClient
+
+    client = Client()
+    UploadClient(client).upload([{"path": str(local), "rse": "SITE_POSIX", "did_scope": "mc23",
+                                  "did_name": name, "register_after_upload": True}])
+    meta = client.get_metadata("mc23", name)
+    client.add_replicas("SITE_XRD", [{"scope": "mc23", "name": name, "bytes": meta["bytes"],
+                                      "adler32": meta["adler32"]}])
+
+
 @pytest.mark.parametrize("text, scope, name", [
     ("rucio://mc23/DY-M50.v1", "mc23", "DY-M50.v1"),
     ("rucio://user.jdoe/a/b-c.d/file#3.root", "user.jdoe", "a/b-c.d/file#3.root"),
@@ -197,19 +211,12 @@ def test_a_correction_file_on_the_grid_gives_the_weights_of_the_local_file(grid,
     """corrections.<name>.file as a Rucio DID (read from its root:// replica) and as a root:// URL:
     the selection's weighted sums equal those with the local file; a DID without a replica is an
     error naming the key."""
-    from rucio.client import Client
-    from rucio.client.uploadclient import UploadClient
     from snakehep.analysis.config import validate
     from snakehep.selection.processing import compile_analysis, process_file
 
     local = nanoaod_files["testSF2d.corr.json.gz"]
     name = "corrections/testSF2d-v1.corr.json.gz"
-    client = Client()
-    UploadClient(client).upload([{"path": str(local), "rse": "SITE_POSIX", "did_scope": "mc23",
-                                  "did_name": name, "register_after_upload": True}])
-    meta = client.get_metadata("mc23", name)
-    client.add_replicas("SITE_XRD", [{"scope": "mc23", "name": name, "bytes": meta["bytes"],
-                                      "adler32": meta["adler32"]}])
+    upload_with_xrootd_replica(local, name)
     config = analysis_config
     config["selection"] = {"objects": {"muons": {"collection": "Muon", "where": "pt > 3 and abs(eta) < 2.4"}},
                            "cuts": [{"name": "one_muon", "expr": "count(muons) >= 1"}]}
@@ -232,3 +239,61 @@ def test_a_correction_file_on_the_grid_gives_the_weights_of_the_local_file(grid,
     config["corrections"]["muon_sf"]["file"] = "rucio://mc23/corrections/no-such-file.json.gz"
     with pytest.raises(InputFileError, match=r"corrections\.muon_sf\.file"):
         compile_analysis(validate(copy.deepcopy(config)), grid=fetch.GridSettings(rse="SITE_XRD", retries=0))
+
+
+def test_a_likelihood_archive_on_the_grid_is_copied_once_and_scanned_like_the_local_one(grid, tmp_path,
+                                                                                         monkeypatch):
+    """reinterpretation.archive as a Rucio DID (downloaded, size and adler32 verified) and as a
+    root:// URL: a local copy under resources/reinterpretation with the archive's bytes, fetched
+    once, whose patches are listed and scanned as those of the local archive; a DID Rucio does
+    not know is an error naming the key."""
+    import io
+    import json
+    import tarfile
+
+    import pyhf
+    from snakehep.statistics.published import with_local_files
+    from snakehep.statistics.scan import scan_patches, selected_patches
+
+    bkg = {"channels": [{"name": "SR", "samples": [{"name": "bkg", "data": [50.0, 30.0], "modifiers": [
+        {"name": "bkg_norm", "type": "normsys", "data": {"hi": 1.1, "lo": 0.92}}]}]}],
+        "observations": [{"name": "SR", "data": [55.0, 28.0]}],
+        "measurements": [{"name": "m", "config": {"poi": "mu_SIG", "parameters": []}}], "version": "1.0.0"}
+    patchset = {"metadata": {"name": "grid", "references": {"hepdata": "ins0000000"}, "description": "grid",
+                             "digests": {"sha256": pyhf.utils.digest(bkg, algorithm="sha256")}, "labels": ["m"]},
+                "version": "1.0.0", "patches": [
+                    {"metadata": {"name": f"sig_{m}", "values": [m]}, "patch": [{"op": "add", "path": "/channels/0/samples/0",
+                     "value": {"name": "signal", "data": data, "modifiers": [
+                         {"name": "mu_SIG", "type": "normfactor", "data": None}]}}]}
+                    for m, data in ((500, [12.0, 3.0]), (800, [4.0, 6.0]))]}
+    local = tmp_path / "Example-likelihoods.tar.gz"
+    with tarfile.open(local, "w:gz") as archive:
+        for member, content in (("BkgOnly.json", bkg), ("patchset.json", patchset)):
+            data = json.dumps(content).encode()
+            info = tarfile.TarInfo(f"Example-likelihoods/{member}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    name = "likelihoods/Example-likelihoods-v1.tar.gz"
+    upload_with_xrootd_replica(local, name)
+    monkeypatch.chdir(tmp_path)
+    settings = {"workspace": "BkgOnly.json", "patchset": "patchset.json"}
+    grid_settings = fetch.GridSettings(retries=0, cache_dir=str(tmp_path / "dids"))
+    expected = [p.to_dict() for p in scan_patches({}, workspace="BkgOnly.json", names=["sig_500", "sig_800"],
+                                                   patchset="patchset.json", archive=local)]
+    for where in (uri(f"mc23:{name}"), grid.xrootd_url(f"mc23:{name}")):
+        copied = with_local_files({**settings, "archive": where}, grid=grid_settings)
+        path = tmp_path / copied["archive"]
+        assert copied["archive"].startswith("resources/reinterpretation/")
+        assert path.read_bytes() == local.read_bytes()
+        assert selected_patches(copied) == {"sig_500": (500.0,), "sig_800": (800.0,)}
+        points = scan_patches({}, workspace="BkgOnly.json", names=["sig_500", "sig_800"], patchset="patchset.json",
+                              archive=path)
+        assert [p.to_dict() for p in points] == expected
+        modified = path.stat().st_mtime_ns
+        assert with_local_files({**settings, "archive": where}, grid=grid_settings) == copied
+        assert path.stat().st_mtime_ns == modified  # not fetched again
+
+    with pytest.raises(UnreadableFileError, match=r"reinterpretation\.archive"):
+        with_local_files({**settings, "archive": "rucio://mc23/likelihoods/no-such-record.tar.gz"}, grid=grid_settings)
+    with pytest.raises(ConfigError, match=r"reinterpretation\.workspace"):
+        with_local_files({**settings, "archive": "record.tar.gz", "workspace": uri(f"mc23:{name}")}, grid=grid_settings)

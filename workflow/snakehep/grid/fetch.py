@@ -383,6 +383,58 @@ def replica_url(did: Did, *, settings: GridSettings) -> str:
                         transient=(ServerUnreachable,))
 
 
+def read_remote(source: str, *, key: str, settings: GridSettings) -> bytes:
+    """The bytes of a small remote file (a correction file, a likelihood archive): a ``root://``
+    URL, or a Rucio DID read from its ``root://`` replica; retried, then an error naming
+    ``key`` (the config key) and the URL."""
+    import fsspec
+
+    try:
+        url = replica_url(Did.parse(source, key=key), settings=settings) if is_rucio(source) else source
+    except GridError as err:
+        raise UnreadableFileError(f"{key}: {err}") from None
+
+    def read() -> bytes:
+        with fsspec.open(url, "rb", timeout=math.ceil(settings.timeout)) as stream:
+            return stream.read()
+
+    try:
+        return with_retries(read, retries=settings.retries, what=f"reading {url}", transient=(OSError, TimeoutError))
+    except (OSError, TimeoutError) as err:
+        raise UnreadableFileError(f"{key}: cannot read {url} (from {source}) after {settings.retries + 1} "
+                                  f"attempt(s): {_first_line(err)[:300]}") from None
+
+
+def local_copy(source: str, *, key: str, directory: str | os.PathLike, settings: GridSettings) -> str:
+    """A local path for ``source``: a local path as it is; a Rucio file DID downloaded to
+    ``directory/SCOPE/NAME`` (size and adler32 verified); a ``root://`` URL copied to
+    ``directory/xrootd/HOST/PATH``. Written atomically, fetched once (kept while present)."""
+    from snakehep.io import atomic_path
+
+    if is_rucio(source):
+        did = Did.parse(source, key=key)
+        try:
+            files = resolve(did, cache_dir=settings.cache_dir, retries=settings.retries)
+            if len(files) != 1:
+                raise GridError(f"Rucio DID {did} holds {len(files)} files (give the DID of one file)")
+            path = download_path(str(directory), files[0].did)
+            download(Download(path, files[0], settings))
+        except GridError as err:
+            raise UnreadableFileError(f"{key}: {err}") from None
+        return path
+    if not is_xrootd(source):
+        return source
+    url = urllib.parse.urlsplit(source)
+    path = Path(directory) / "xrootd" / url.hostname / url.path.lstrip("/")
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = read_remote(source, key=key, settings=settings)
+        with atomic_path(path) as temporary:
+            temporary.write_bytes(data)
+        log.info("%s: copied %s to %s", key, source, path)
+    return str(path)
+
+
 def open_input(location: str, *, settings: GridSettings | None = None):
     """Open a ROOT file with uproot: a local path, a ``root://`` URL, or (streaming) a Rucio DID.
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from snakehep.errors import ConfigError, ExpressionError, InputFileError
+from snakehep.errors import ConfigError, ExpressionError, InputFileError, UnreadableFileError
 from snakehep.grid import fetch
 from snakehep.histograms.store import NOMINAL
 from snakehep.selection.cuts import Scope
@@ -307,28 +307,11 @@ def _correction_set(source: str, key: str, grid: fetch.GridSettings | None) -> A
 
 
 def _read_remote(source: str, key: str, grid: fetch.GridSettings) -> str:
-    import fsspec
-
     try:
-        url = (fetch.replica_url(fetch.Did.parse(source, key=key), settings=grid)
-               if fetch.is_rucio(source) else source)
-    except fetch.GridError as err:
-        raise InputFileError(f"{key}: {err}") from None
-
-    def read() -> bytes:
-        with fsspec.open(url, "rb", timeout=math.ceil(grid.timeout)) as stream:
-            return stream.read()
-
-    try:
-        data = fetch.with_retries(read, retries=grid.retries, what=f"reading {url}",
-                                  transient=(OSError, TimeoutError))
-    except (OSError, TimeoutError) as err:
-        raise InputFileError(
-            f"{key}: cannot read {url} (from {source}) after {grid.retries + 1} attempt(s): "
-            f"{_one_line(err)[:300]}"
-        ) from None
+        data = fetch.read_remote(source, key=key, settings=grid)
+    except UnreadableFileError as err:
+        raise InputFileError(str(err)) from None
     try:
         return (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode("utf-8")
     except (OSError, EOFError, UnicodeDecodeError) as err:
         raise InputFileError(f"{key}: {source} is not a correctionlib file: {_one_line(err)}") from None
-

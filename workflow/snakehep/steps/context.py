@@ -18,7 +18,7 @@ from snakehep.analysis.batch import BatchSettings, SamplePlan, plan
 from snakehep.analysis.config import IMPLICIT_REGION
 from snakehep.analysis.eras import luminosity, signal_points, total_luminosity, with_era_corrections
 from snakehep.analysis.samples import Sample, load_samples
-from snakehep.grid.fetch import Download, is_remote
+from snakehep.grid.fetch import Download, GridSettings, is_remote
 from snakehep.provenance import config_hash
 
 
@@ -33,6 +33,11 @@ class StepContext:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, workflow_dir: str = ".") -> StepContext:
+        if "reinterpretation" in config:  # a remote likelihood read from its local copy
+            from snakehep.statistics.published import with_local_files
+
+            local = with_local_files(config["reinterpretation"], grid=GridSettings.from_config(config, {}))
+            config = {**config, "reinterpretation": local}
         return cls(config, load_samples(config), workflow_dir)
 
     def section(self, *keys: str) -> dict[str, Any]:
