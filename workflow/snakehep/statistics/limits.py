@@ -141,14 +141,29 @@ def hypotest_workspace(
     if backend == "pyhf":
         result = _pyhf_hypotest(loaded, float(mu), test_stat, source)
     else:
-        engine = Asymptotics(loaded, source, test_stat)
-        cls_obs = engine.cls_observed(float(mu), warm=False)
-        cls_exp = tuple(engine.cls_expected(float(mu), warm=False))
-        result = HypotestResult(loaded.likelihood.poi_name, float(mu), cls_obs, cls_exp, test_stat,
-                                tuple(dict.fromkeys(engine.fitter.warnings)))
+        result = _hypotest(Asymptotics(loaded, source, test_stat), float(mu))
     log.info("%s: CLs(%s=%g) = %.6g observed, %.6g expected", source, result.poi, mu, result.cls_obs,
              result.cls_exp[2])
     return result
+
+
+def _hypotest(engine: Asymptotics, mu: float) -> HypotestResult:
+    cls_obs = engine.cls_observed(mu, warm=False)
+    cls_exp = tuple(engine.cls_expected(mu, warm=False))
+    return HypotestResult(engine.lk.poi_name, mu, cls_obs, cls_exp, engine.test_stat,
+                          tuple(dict.fromkeys(engine.fitter.warnings)))
+
+
+@blas_single_threaded
+def hypotest_and_limit_workspace(spec: dict, *, mu: float, cl: float = 0.95, source: str = "<workspace>",
+                                 test_stat: str = "qtilde", modifier_settings: dict | None = None,
+                                 schema_checked: bool = False) -> tuple[HypotestResult, UpperLimit]:
+    """:func:`hypotest_workspace` at ``mu`` and :func:`upper_limit_workspace` at ``cl`` of one
+    workspace, sharing the model and the fits both need (the free fits, the Asimov data)."""
+    check_options(source, test_stat=test_stat)
+    loaded = load_workspace(spec, source, modifier_settings, schema_checked=schema_checked)
+    engine = Asymptotics(loaded, source, test_stat)
+    return _hypotest(engine, float(mu)), _upper_limit(engine, cl, source)
 
 
 @dataclass(frozen=True)
@@ -286,8 +301,13 @@ def upper_limit_workspace(
                             compile_likelihood=backend == "snakehep", schema_checked=schema_checked)
     if backend == "pyhf":
         return _pyhf_upper_limit(loaded, cl, test_stat, source)
-    lk = loaded.likelihood
-    engine = Asymptotics(loaded, source, test_stat)
+    return _upper_limit(Asymptotics(loaded, source, test_stat), cl, source)
+
+
+def _upper_limit(engine: Asymptotics, cl: float, source: str) -> UpperLimit:
+    if not 0.0 < cl < 1.0:
+        raise InferenceError(f"{source}: the confidence level must be in (0, 1), not {cl}")
+    lk = engine.lk
     level, upper = 1.0 - cl, float(lk.bounds[lk.poi_index, 1])
     for _ in range(_MAX_REVISIONS):
         revision = engine.revision

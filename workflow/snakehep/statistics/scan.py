@@ -108,7 +108,7 @@ def scan_patches(settings: Mapping[str, Any], *, workspace: str | os.PathLike, n
                  archive: str | os.PathLike | None = None) -> list[PatchPoint]:
     """CLs at mu = 1 (and limits with ``upper_limits``) of each named patch, in order; with
     ``archive`` the other paths are its members."""
-    from snakehep.statistics.limits import hypotest_workspace, upper_limit_workspace
+    from snakehep.statistics.limits import hypotest_and_limit_workspace, hypotest_workspace
     from snakehep.statistics.patches import (apply_from_patchset, apply_patch_operations, patchset_of,
                                               verify_patchset)
 
@@ -132,9 +132,11 @@ def scan_patches(settings: Mapping[str, Any], *, workspace: str | os.PathLike, n
             path = os.fspath((patch_files or {})[name])
             spec = apply_patch_operations(background_only, label, files.read(path), files.label(path))
             source, values = f"{label} + {files.label(path)}", patch_file_values(path)
-        test = hypotest_workspace(spec, mu=1.0, source=source, **options)
-        limit = (upper_limit_workspace(spec, cl=float(settings.get("cl", 0.95)), source=source, **options)
-                 if settings.get("upper_limits", False) else None)
+        if settings.get("upper_limits", False):  # one model and one set of free fits for both
+            test, limit = hypotest_and_limit_workspace(spec, mu=1.0, cl=float(settings.get("cl", 0.95)),
+                                                       source=source, **options)
+        else:
+            test, limit = hypotest_workspace(spec, mu=1.0, source=source, **options), None
         warnings = tuple(dict.fromkeys((*test.warnings, *(limit.warnings if limit else ()))))
         points.append(PatchPoint(name, values, test.cls_obs, tuple(test.cls_exp),
                                  None if limit is None else limit.obs,
