@@ -252,7 +252,7 @@ def test_a_likelihood_archive_on_the_grid_is_copied_once_and_scanned_like_the_lo
     import tarfile
 
     import pyhf
-    from snakehep.statistics.published import with_local_files
+    from snakehep.steps.context import with_local_files
     from snakehep.statistics.scan import scan_patches, selected_patches
 
     bkg = {"channels": [{"name": "SR", "samples": [{"name": "bkg", "data": [50.0, 30.0], "modifiers": [

@@ -6,6 +6,7 @@ import numpy as np
 import pyhf
 import pytest
 from snakehep.errors import InferenceError
+from snakehep.statistics import interpolation
 from snakehep.statistics import likelihood as lkmod
 from snakehep.statistics.likelihood import (
     HistFactoryLikelihood,
@@ -89,11 +90,11 @@ def compiled(request):
     workspace = pyhf.Workspace(all_modifiers_workspace())
     model = workspace.model(modifier_settings=settings) if settings else workspace.model()
     data = np.asarray(workspace.data(model), dtype=float)
-    default, lkmod.DENSE_FACTOR = lkmod.DENSE_FACTOR, dense_factor
+    default, interpolation.DENSE_FACTOR = interpolation.DENSE_FACTOR, dense_factor
     try:
         lk = HistFactoryLikelihood(model)
     finally:
-        lkmod.DENSE_FACTOR = default
+        interpolation.DENSE_FACTOR = default
     assert isinstance(lk._hs_S, np.ndarray) == (dense_factor > 0)
     return model, data, lk
 

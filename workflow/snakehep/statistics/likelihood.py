@@ -40,6 +40,7 @@ import numpy as np
 from scipy.special import gammaln, xlogy
 
 from snakehep.errors import InferenceError
+from snakehep.statistics.interpolation import code4_coefficients, histosys_q, normsys_factors, position_matrix
 
 log = logging.getLogger(__name__)
 
@@ -69,36 +70,11 @@ class Likelihood(Protocol):
 
     def nll(self, pars: np.ndarray, data: np.ndarray) -> float: ...
 
-    def saturated_nll(self, data: np.ndarray) -> float:
-        """The NLL with every term at its own minimum (each bin's expectation equal to its count,
-        each constraint at its auxiliary value): no parameter point has a lower NLL."""
-        data = np.asarray(data, dtype=float)
-        main = data[: self.n_main]
-        return float(np.sum(main) - np.sum(xlogy(main, main)) + self._constants(data))
-
     def nll_and_grad(self, pars: np.ndarray, data: np.ndarray) -> tuple[float, np.ndarray]: ...
 
     def expected_data(self, pars: np.ndarray, *, include_auxdata: bool = True) -> np.ndarray: ...
 
     def sample_yields(self, pars: np.ndarray) -> np.ndarray: ...
-
-
-def _code4_coefficients(up: np.ndarray, down: np.ndarray) -> np.ndarray:
-    """The six polynomial coefficients of pyhf's code4 (alpha0 = 1), shape (6, n)."""
-    a_inv = np.array(
-        [
-            [15.0 / 16, -15.0 / 16, -7.0 / 16, -7.0 / 16, 1.0 / 16, -1.0 / 16],
-            [3.0 / 2, 3.0 / 2, -9.0 / 16, 9.0 / 16, 1.0 / 16, 1.0 / 16],
-            [-5.0 / 8, 5.0 / 8, 5.0 / 8, 5.0 / 8, -1.0 / 8, 1.0 / 8],
-            [3.0 / -2, 3.0 / -2, -7.0 / -8, 7.0 / -8, -1.0 / 8, -1.0 / 8],
-            [3.0 / 16, -3.0 / 16, -3.0 / 16, -3.0 / 16, 1.0 / 16, -1.0 / 16],
-            [1.0 / 2, 1.0 / 2, -5.0 / 16, 5.0 / 16, 1.0 / 16, 1.0 / 16],
-        ]
-    )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_up, log_dn = np.log(up), np.log(down)
-        b = np.stack([up - 1.0, down - 1.0, log_up * up, -log_dn * down, log_up**2 * up, log_dn**2 * down])
-    return a_inv @ b
 
 
 @dataclass
@@ -213,9 +189,7 @@ class HistFactoryLikelihood:
         self._nsu_inverse = np.asarray(inverse, dtype=np.intp).ravel()
         self._nsu_par, self._nsu_up, self._nsu_dn = self._ns_par[first], self._ns_up[first], self._ns_dn[first]
         self._nsu_log_up, self._nsu_log_dn = self._ns_log_up[first], self._ns_log_dn[first]
-        if self.normsys_code == "code4":
-            self._nsu_coef = _code4_coefficients(self._nsu_up, self._nsu_dn)
-            self._nsu_dcoef = self._nsu_coef * np.arange(1, 7)[:, None]
+        self._nsu_coef = code4_coefficients(self._nsu_up, self._nsu_dn) if self.normsys_code == "code4" else None
         self.may_be_nonconvex = bool(self._hs_pos.size) or bool(
             np.any(np.abs(self._ns_log_up + self._ns_log_dn) > 1e-12)
         )
@@ -231,8 +205,8 @@ class HistFactoryLikelihood:
         # polynomial of the parameter alone), so the deltas of all bins are two matrix products
         self._hs_params = np.unique(self._hs_par)
         column = np.searchsorted(self._hs_params, self._hs_par)
-        self._hs_S = _position_matrix(self._hs_pos, column, 0.5 * (self._hs_up + self._hs_dn), self.nominal.size)
-        self._hs_A = _position_matrix(self._hs_pos, column, 0.0625 * (self._hs_up - self._hs_dn), self.nominal.size)
+        self._hs_S = position_matrix(self._hs_pos, column, 0.5 * (self._hs_up + self._hs_dn), self.nominal.size)
+        self._hs_A = position_matrix(self._hs_pos, column, 0.0625 * (self._hs_up - self._hs_dn), self.nominal.size)
 
         # Multiplicative factors are stored in "slots": factor number m acting on yield k sits
         # at [m, k]; unused slots hold 1.  The product of the other factors of an element (for
@@ -292,57 +266,18 @@ class HistFactoryLikelihood:
         return self._prefit_width.copy()
 
     def _normsys(self, alpha: np.ndarray, derivative: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-        f, df = self._distinct_normsys(alpha[self._nsu_par], derivative)
+        f, df = normsys_factors(alpha[self._nsu_par], code=self.normsys_code, up=self._nsu_up, down=self._nsu_dn,
+                                log_up=self._nsu_log_up, log_down=self._nsu_log_dn,
+                                coefficients=self._nsu_coef, positive=self._ns_positive,
+                                derivative=derivative)
         inverse = self._nsu_inverse
         return f[inverse], None if df is None else df[inverse]
 
-    def _distinct_normsys(self, a: np.ndarray, derivative: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        up, dn, lup, ldn = self._nsu_up, self._nsu_dn, self._nsu_log_up, self._nsu_log_dn
-        if self.normsys_code == "code4":
-            above, below = a >= 1.0, a <= -1.0
-            x = np.where(above | below, 0.0, a)
-            coef = self._nsu_coef
-            poly = coef[5] * x  # Horner: 1 + sum_r c_r x^r
-            for r in range(4, -1, -1):
-                poly = (poly + coef[r]) * x
-            poly = poly + 1.0
-            with np.errstate(invalid="ignore", over="ignore"):
-                # up**|a| (a > 0) or down**|a| as exp(|a| log ...): several times faster than power
-                absa = np.abs(a)
-                side = np.where(a > 0.0, lup, ldn)
-                outer = (np.exp(side * absa) if self._ns_positive
-                         else np.where(a > 0.0, np.power(up, absa), np.power(dn, absa)))
-            f = np.where(above | below, outer, poly)
-            if not derivative:
-                return f, None
-            dpoly = self._nsu_dcoef[5]
-            for r in range(4, -1, -1):
-                dpoly = dpoly * x + self._nsu_dcoef[r]
-            df = np.where(above, lup * outer, np.where(below, -ldn * outer, dpoly))
-        else:  # code1
-            pos = a > 0
-            with np.errstate(invalid="ignore", over="ignore"):
-                f = np.where(pos, np.power(up, np.abs(a)), np.power(dn, np.abs(a)))
-            if not derivative:
-                return f, None
-            # at the kink a == 0 use the right-hand slope (what pyhf's SLSQP sees through its
-            # forward differences), so that fits started at 0 move the way pyhf's do
-            df = np.where(a >= 0, lup * f, -ldn * f)
-        return f, df
-
     def _histosys(self, alpha: np.ndarray, derivative: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-        """The summed histosys delta of every (sample, bin) and dq/dtheta of each histosys
-        parameter. Code4p: q = theta^2 (15 - 10 theta^2 + 3 theta^4) inside [-1, 1], 8 |theta|
-        outside (delta = theta * hi or theta * lo there); code0: q = 8 |theta|."""
+        """The summed histosys delta of every (sample, bin), and dq/dtheta of each histosys
+        parameter (interpolation.histosys_q)."""
         a = alpha[self._hs_params]
-        magnitude = 8.0 * np.abs(a)
-        if self.histosys_code == "code4p":
-            a2 = a * a
-            inside = np.abs(a) <= 1.0
-            q = np.where(inside, a2 * (a2 * (3.0 * a2 - 10.0) + 15.0), magnitude)
-            dq = np.where(inside, a * (30.0 - 40.0 * a2 + 18.0 * a2 * a2), np.where(a > 0.0, 8.0, -8.0))
-        else:  # code0; at the kink the right-hand slope
-            q, dq = magnitude, np.where(a >= 0.0, 8.0, -8.0)
+        q, dq = histosys_q(a, code=self.histosys_code)
         return self._hs_S @ a + self._hs_A @ q, dq if derivative else None
 
     def _evaluate(self, pars: np.ndarray, *, gradient: bool):
@@ -490,21 +425,6 @@ class HistFactoryLikelihood:
 
     def logpdf(self, pars: np.ndarray, data: np.ndarray) -> float:
         return -self.nll(pars, data)
-
-
-DENSE_FACTOR = 4
-"""Histosys matrices are dense while their size is at most this many times their elements."""
-
-
-def _position_matrix(positions: np.ndarray, columns: np.ndarray, values: np.ndarray, size: int) -> Any:
-    """The (size x columns) matrix with ``values`` summed at (``positions``, ``columns``): dense
-    while that is at most 4 times the elements (BLAS is faster than the elements' numpy
-    operations), else sparse (CSR)."""
-    from scipy import sparse
-
-    n_columns = int(columns.max()) + 1 if columns.size else 0
-    matrix = sparse.csr_array((values, (positions, columns)), shape=(size, n_columns))
-    return matrix.toarray() if size * n_columns <= DENSE_FACTOR * max(values.size, 1) else matrix
 
 
 def interpolation_code(model: Any, modifier_type: str) -> str:

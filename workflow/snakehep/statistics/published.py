@@ -13,10 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from snakehep.errors import ConfigError, InputFileError
-
-LOCAL_COPIES = "resources/reinterpretation"
-"""Where a likelihood given as a Rucio DID or a root:// URL is copied (once) for the jobs."""
+from snakehep.errors import InputFileError
 
 
 @dataclass(frozen=True)
@@ -80,26 +77,3 @@ def files_of(settings: dict | Any) -> LikelihoodFiles:
     """The likelihood files of a ``reinterpretation`` section (its ``archive``, if any)."""
     return LikelihoodFiles(settings.get("archive"))
 
-
-def with_local_files(settings: dict, *, grid: Any) -> dict:
-    """The ``reinterpretation`` section with its remote files (the archive, or the workspace and
-    patchset, as a Rucio DID ``rucio://SCOPE/NAME`` or a ``root://`` URL, like samples' inputs)
-    replaced by local copies under LOCAL_COPIES: fetched once when the workflow starts (the
-    patches must be listed to plan the jobs), verified (Rucio's size and adler32), atomic.
-    ``grid``: the config's ``rucio`` settings (a ``GridSettings``)."""
-    from snakehep.grid import fetch
-
-    remote = [key for key in ("archive", "workspace", "patchset", "patches")
-              if isinstance(settings.get(key), str) and fetch.is_remote(settings[key])]
-    if "patches" in remote:
-        raise ConfigError("reinterpretation.patches: a glob of local files or of the archive's members "
-                          "(give a remote record as reinterpretation.archive)")
-    if "archive" in settings and remote not in ([], ["archive"]):
-        raise ConfigError(f"reinterpretation.{remote[-1]}: with an archive, the name of one of its members")
-    if not remote:
-        return settings
-    local = dict(settings)
-    for key in remote:
-        local[key] = fetch.local_copy(settings[key], key=f"reinterpretation.{key}", directory=LOCAL_COPIES,
-                                      settings=grid)
-    return local

@@ -18,7 +18,8 @@ from snakehep.analysis.batch import BatchSettings, SamplePlan, plan
 from snakehep.analysis.config import IMPLICIT_REGION
 from snakehep.analysis.eras import luminosity, signal_points, total_luminosity, with_era_corrections
 from snakehep.analysis.samples import Sample, load_samples
-from snakehep.grid.fetch import Download, GridSettings, is_remote
+from snakehep.errors import ConfigError
+from snakehep.grid.fetch import Download, GridSettings, is_remote, local_copy
 from snakehep.provenance import config_hash
 
 
@@ -34,8 +35,6 @@ class StepContext:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, workflow_dir: str = ".") -> StepContext:
         if "reinterpretation" in config:  # a remote likelihood read from its local copy
-            from snakehep.statistics.published import with_local_files
-
             local = with_local_files(config["reinterpretation"], grid=GridSettings.from_config(config, {}))
             config = {**config, "reinterpretation": local}
         return cls(config, load_samples(config), workflow_dir)
@@ -201,3 +200,29 @@ def correction_files(analysis: Mapping[str, Any]) -> list[str]:
     the selection jobs (a root:// URL or Rucio DID is read by the job)."""
     files = [entry["file"] for entry in (analysis.get("corrections") or {}).values()]
     return list(dict.fromkeys(path for path in files if not is_remote(path)))
+
+
+LIKELIHOOD_COPIES = "resources/reinterpretation"
+"""Where a likelihood given as a Rucio DID or a root:// URL is copied (once) for the jobs."""
+
+
+def with_local_files(settings: dict, *, grid: GridSettings) -> dict:
+    """The ``reinterpretation`` section with its remote files (the archive, or the workspace and
+    patchset, as a Rucio DID ``rucio://SCOPE/NAME`` or a ``root://`` URL, like samples' inputs)
+    replaced by local copies under LIKELIHOOD_COPIES: fetched once when the workflow starts (the
+    patches must be listed to plan the jobs), verified (Rucio's size and adler32), atomic.
+    ``grid``: the config's ``rucio`` settings."""
+    remote = [key for key in ("archive", "workspace", "patchset", "patches")
+              if isinstance(settings.get(key), str) and is_remote(settings[key])]
+    if "patches" in remote:
+        raise ConfigError("reinterpretation.patches: a glob of local files or of the archive's members "
+                          "(give a remote record as reinterpretation.archive)")
+    if "archive" in settings and remote not in ([], ["archive"]):
+        raise ConfigError(f"reinterpretation.{remote[-1]}: with an archive, the name of one of its members")
+    if not remote:
+        return settings
+    local = dict(settings)
+    for key in remote:
+        local[key] = local_copy(settings[key], key=f"reinterpretation.{key}", directory=LIKELIHOOD_COPIES,
+                                settings=grid)
+    return local
