@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import urllib.request
@@ -314,8 +315,123 @@ class XRootDServer:
 # --------------------------------------------------------------------------------------------- Slurm
 
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
+SLURMDBD_CONF = Path("/etc/slurm/slurmdbd.conf")
 SLURM_MARKER = "# written by snakehep's test fixture (tests/services.py); removed when it stops"
+CLUSTER_NAME = "snakehep-test"
 MUNGE_SOCKET = Path("/run/munge/munge.socket.2")
+
+
+@dataclass
+class SlurmAccounting:
+    """Slurm's accounting as sites run it: MariaDB (Debian's mariadb-server) on 127.0.0.1 and
+    slurmdbd in front of it, with the cluster, an account and root as its user registered.
+
+    MariaDB's data directory is a private temporary directory the ``mysql`` user can enter
+    (pytest's are 0700 under root's); slurmdbd's config must be /etc/slurm/slurmdbd.conf (mode
+    0600: it holds the database password, random per run), written only if there is none."""
+
+    directory: Path
+    cluster: str
+    database_port: int = field(default_factory=free_port)
+    port: int = field(default_factory=free_port)
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    wrote_config: bool = False
+    data: Path | None = None
+
+    def start(self) -> None:
+        system_programs.require("mariadbd", "mariadb-install-db", "mariadb", "slurmdbd", "sacctmgr", "sacct",
+                                root="slurmdbd and the database run as root and mysql")
+        if SLURMDBD_CONF.exists() and SLURM_MARKER not in SLURMDBD_CONF.read_text(errors="replace"):
+            raise ServiceUnavailable(f"{SLURMDBD_CONF} exists and is not the test fixture's")
+        (self.directory / "logs").mkdir(parents=True, exist_ok=True)
+        password = os.urandom(12).hex()
+        self._start_database(password)
+        SLURMDBD_CONF.parent.mkdir(parents=True, exist_ok=True)
+        SLURMDBD_CONF.touch(mode=0o600)
+        SLURMDBD_CONF.chmod(0o600)
+        self.wrote_config = True
+        SLURMDBD_CONF.write_text(textwrap.dedent(f"""\
+            {SLURM_MARKER}
+            AuthType=auth/munge
+            DbdHost=localhost
+            DbdPort={self.port}
+            SlurmUser=root
+            StorageType=accounting_storage/mysql
+            StorageHost=127.0.0.1
+            StoragePort={self.database_port}
+            StorageUser=slurm
+            StoragePass={password}
+            StorageLoc=slurm_acct_db
+            LogFile={self.directory / 'logs' / 'slurmdbd.log'}
+            PidFile={self.directory / 'slurmdbd.pid'}
+            """))
+        self._spawn("slurmdbd", ["slurmdbd", "-D"])
+        wait_until(lambda: self.sacctmgr("-n", "list", "cluster").returncode == 0, timeout=60, what="slurmdbd")
+        for command in (("add", "cluster", self.cluster), ("add", "account", "snakehep", f"Cluster={self.cluster}"),
+                        ("add", "user", "root", "Account=snakehep", f"Cluster={self.cluster}")):
+            result = self.sacctmgr("-i", *command)
+            if result.returncode != 0 and "Nothing new added" not in result.stdout + result.stderr:
+                raise ServiceUnavailable(f"sacctmgr {' '.join(command)} failed: {result.stdout}{result.stderr}")
+
+    def slurm_settings(self) -> str:
+        """The lines of slurm.conf that send the controller's records here; memory measured
+        every second and a job over its --mem killed (no cgroups here: by the gatherer)."""
+        return textwrap.dedent(f"""\
+            AccountingStorageType=accounting_storage/slurmdbd
+            AccountingStorageHost=localhost
+            AccountingStoragePort={self.port}
+            JobAcctGatherType=jobacct_gather/linux
+            JobAcctGatherFrequency=1
+            JobAcctGatherParams=OverMemoryKill
+            """)
+
+    def _start_database(self, password: str) -> None:
+        self.data = Path(tempfile.mkdtemp(prefix="snakehep-mariadb-"))
+        self.data.chmod(0o755)
+        shutil.chown(self.data, "mysql", "mysql")
+        install = subprocess.run(["mariadb-install-db", "--user=mysql", f"--datadir={self.data / 'db'}",
+                                  "--auth-root-authentication-method=socket", "--skip-test-db"],
+                                 capture_output=True, text=True, timeout=120)
+        if install.returncode != 0:
+            raise ServiceUnavailable(f"mariadb-install-db failed:\n{install.stdout}{install.stderr}")
+        self._spawn("mariadbd", ["mariadbd", "--user=mysql", f"--datadir={self.data / 'db'}",
+                                 f"--socket={self.socket}", f"--port={self.database_port}",
+                                 "--bind-address=127.0.0.1", f"--pid-file={self.data / 'mariadbd.pid'}",
+                                 "--innodb-buffer-pool-size=64M"])
+        wait_until(lambda: self.sql("SELECT 1").returncode == 0, timeout=60, what="MariaDB")
+        result = self.sql("CREATE DATABASE slurm_acct_db; "
+                          f"CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY '{password}'; "
+                          f"CREATE USER 'slurm'@'localhost' IDENTIFIED BY '{password}'; "
+                          "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1'; "
+                          "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';")
+        if result.returncode != 0:
+            raise ServiceUnavailable(f"creating the accounting database failed: {result.stderr}")
+
+    @property
+    def socket(self) -> Path:
+        return self.data / "mariadbd.sock"
+
+    def sql(self, statement: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["mariadb", f"--socket={self.socket}", "-u", "root", "-e", statement],
+                              capture_output=True, text=True, timeout=30)
+
+    def sacctmgr(self, *arguments: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["sacctmgr", *arguments], capture_output=True, text=True, timeout=30)
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        log_file = open(self.directory / "logs" / f"{name}.out", "ab")  # noqa: SIM115
+        self.processes.append(subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT))
+        log_file.close()
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            stop_process(process, timeout=30)
+        self.processes.clear()
+        if self.wrote_config and SLURMDBD_CONF.exists():
+            SLURMDBD_CONF.unlink()
+            self.wrote_config = False
+        if self.data is not None:
+            shutil.rmtree(self.data, ignore_errors=True)
 
 
 @dataclass
@@ -325,16 +441,20 @@ class SlurmCluster:
 
     The config must be /etc/slurm/slurm.conf: snakemake's slurm jobstep plugin strips the
     ``SLURM_*`` variables (``SLURM_CONF`` among them) before calling ``srun`` inside a job. The
-    fixture writes that file only if there is none, and removes it when it stops. No accounting
-    database: the status command is ``squeue`` (``MinJobAge`` keeps finished jobs visible to it).
+    fixture writes that file only if there is none, and removes it when it stops. With
+    ``accounting``, as sites run it: slurmdbd and MariaDB (:class:`SlurmAccounting`), and the
+    executor plugin's default status command, ``sacct``, works; without, ``squeue`` is the status
+    command (``MinJobAge`` keeps finished jobs visible to it).
     """
 
     directory: Path
     cpus: int = 2
+    accounting: bool = False
     controller_port: int = field(default_factory=free_port)
     node_port: int = field(default_factory=free_port)
     processes: list[subprocess.Popen] = field(default_factory=list)
     wrote_config: bool = False
+    database: SlurmAccounting | None = None
 
     def start(self) -> None:
         system_programs.require("slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scancel",
@@ -347,9 +467,13 @@ class SlurmCluster:
         for sub in ("state", "spool", "logs"):
             (self.directory / sub).mkdir(exist_ok=True)
         self._start_munge()
+        if self.accounting:
+            self.database = SlurmAccounting(self.directory / "accounting", CLUSTER_NAME)
         SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
         SLURM_CONF.write_text(self._config())
         self.wrote_config = True
+        if self.database is not None:  # sacctmgr finds slurmdbd through slurm.conf
+            self.database.start()
         self._spawn("slurmctld", ["slurmctld", "-D", "-i"])
         wait_until(lambda: self._run(["scontrol", "ping"]).returncode == 0, timeout=30,
                    what="slurmctld")
@@ -359,9 +483,11 @@ class SlurmCluster:
     def _config(self) -> str:
         memory = int(self._free_memory_mb() * 0.8)
         d = self.directory
+        accounting = (self.database.slurm_settings() if self.database is not None else
+                      "JobAcctGatherType=jobacct_gather/none\nAccountingStorageType=accounting_storage/none")
         return textwrap.dedent(f"""\
             {SLURM_MARKER}
-            ClusterName=snakehep-test
+            ClusterName={CLUSTER_NAME}
             SlurmctldHost=localhost(127.0.0.1)
             SlurmctldPort={self.controller_port}
             SlurmdPort={self.node_port}
@@ -371,8 +497,6 @@ class SlurmCluster:
             TaskPlugin=task/none
             SelectType=select/cons_tres
             SelectTypeParameters=CR_Core_Memory
-            JobAcctGatherType=jobacct_gather/none
-            AccountingStorageType=accounting_storage/none
             MinJobAge=300
             ReturnToService=2
             StateSaveLocation={d / 'state'}
@@ -384,7 +508,7 @@ class SlurmCluster:
             SlurmctldDebug=info
             NodeName=localhost NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={memory} State=UNKNOWN
             PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
-            """)
+            """) + accounting.strip() + "\n"
 
     @staticmethod
     def _free_memory_mb() -> int:
@@ -459,6 +583,23 @@ class SlurmCluster:
         if self.wrote_config and SLURM_CONF.exists():
             SLURM_CONF.unlink()
             self.wrote_config = False
+        if self.database is not None:
+            self.database.stop()
+            self.database = None
+
+    def requested_memory(self, jobs: list[int]) -> str:
+        """sacct's ``JobIDRaw|ReqMem`` lines of ``jobs``."""
+        return self._run(["sacct", "-n", "-X", "-P", "-j", ",".join(map(str, jobs)), "-o", "JobIDRaw,ReqMem"]).stdout
+
+    def accounted_jobs(self) -> dict[int, str]:
+        """Each job the accounting database holds (its id, without steps) and its state."""
+        result = self._run(["sacct", "-n", "-X", "-P", "-a", "-S", "now-1days", "-o", "JobIDRaw,State"])
+        jobs = {}
+        for line in result.stdout.splitlines():
+            job, _, state = line.partition("|")
+            if job.isdigit():
+                jobs[int(job)] = state.split()[0] if state else ""
+        return jobs
 
 
 # ----------------------------------------------------------------------------------------------- S3

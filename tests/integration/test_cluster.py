@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,10 +24,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.integration
 
-# Test-only settings for the local cluster (no accounting database: squeue as the status
-# command; no account; first status check after 2 s instead of 40 s).
-SLURM_OVERRIDES = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks",
-                   "2", "--slurm-no-account", "--slurm-keep-successful-logs", "--jobs", "4")
+# Test-only settings for the local cluster (first status check after 2 s instead of 40 s). The
+# status command is the plugin's default, sacct: the cluster runs accounting (slurmdbd, MariaDB)
+# as sites do; test_cluster_squeue.py runs the fallback for clusters without it.
+SLURM_OVERRIDES = ("--slurm-init-seconds-before-status-checks", "2", "--slurm-keep-successful-logs",
+                   "--jobs", "4")
+SQUEUE_STATUS = ("--slurm-status-command", "squeue", "--slurm-no-account")
 KEEP_SAMPLES = ("data", "dy_m120to400", "ttbar", "diboson", "zprime_1000")
 # The demo up to the limits (fit and plots are left out: they add jobs, not Slurm features).
 TARGETS = ("results/histograms/merged.root", "results/cutflows/cutflow.csv",
@@ -86,7 +89,7 @@ def assert_same_results(a: dict, b: dict) -> None:
 
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
-    with services.running(services.SlurmCluster(tmp_path_factory.mktemp("slurm"))) as cluster:
+    with services.running(services.SlurmCluster(tmp_path_factory.mktemp("slurm"), accounting=True)) as cluster:
         yield cluster
 
 
@@ -162,17 +165,58 @@ def test_slurm_run_interrupted_then_resumed_equals_the_local_run(slurm, local_re
         "rule_workspaces", "rule_limit"}
     # each Slurm log is named by its job id, which the controller started
     assert {int(p.stem) for p in logs} <= slurm.allocated_job_ids()
+    # accounting holds every job: those of the resumed run completed, the interrupted ones were
+    # cancelled or had completed; snakemake learnt their states from sacct (the default)
+    accounted = slurm.accounted_jobs()
+    resumed_ids = {int(m) for m in re.findall(r"submitted with SLURM jobid (\d+)", output)}
+    assert resumed_ids and resumed_ids <= set(accounted)
+    assert {accounted[job] for job in resumed_ids} == {"COMPLETED"}
+    assert set(accounted.values()) <= {"COMPLETED", "CANCELLED"}
 
 
 def test_a_failing_slurm_job_is_retried_then_reported(slurm, tmp_path):
+    failing_job_is_retried_then_reported(slurm, tmp_path, SLURM_OVERRIDES)
+    assert list(slurm.accounted_jobs().values()).count("FAILED") >= 2  # the attempt and its retry
+
+
+def test_a_job_killed_for_memory_is_retried_with_more(slurm, tmp_path):
+    """In this copy the select rule asks for 40 MB on its first attempt (memory_mb(40)): Slurm
+    kills its jobs for memory (here by the accounting gatherer, OverMemoryKill: sacct says FAILED;
+    with cgroups it says OUT_OF_MEMORY); each retry asks for 40 MB more until they fit, and the
+    sample's histograms equal the local run's."""
+    target = "results/histograms/ttbar.root"
+    local = copy_analysis(tmp_path / "local", small_config())
+    run(local, snakemake_command("local", "--cores", "2", target))
+    workdir = copy_analysis(tmp_path / "analysis", small_config())
+    rule = workdir / "workflow/rules/select.smk"
+    assert "**memory_mb(2000)" in rule.read_text()
+    rule.write_text(rule.read_text().replace("**memory_mb(2000)", "**memory_mb(40)"))
+    result = run(workdir, snakemake_command("slurm", *SLURM_OVERRIDES, "--retries", "5", target))
+    output = result.stdout + result.stderr
+    killed = {int(p.stem) for p in (workdir / ".snakemake/slurm_logs/rule_select").rglob("*.log")
+              if "exceeded memory limit" in p.read_text(errors="replace")}
+    assert killed, output[-3000:]
+    selects = {int(job) for job in re.findall(r"rule select:.*?submitted with SLURM jobid (\d+)", output, re.S)}
+    states = slurm.accounted_jobs()
+    memory = {int(job): int(mb) for job, mb in re.findall(r"(\d+)\|(\d+)M", slurm.requested_memory(sorted(selects)))}
+    completed = [job for job in selects if states[job] == "COMPLETED"]
+    assert {states[job] for job in killed} <= {"FAILED", "OUT_OF_MEMORY", "CANCELLED"}
+    assert completed and min(memory[job] for job in completed) > max(memory[job] for job in killed)
+    assert sorted(set(memory.values())) == [40 * k for k in range(1, len(set(memory.values())) + 1)]
+    ours, theirs = read_store(workdir / target), read_store(local / target)
+    assert set(ours) == set(theirs) and all((ours[k].values == theirs[k].values).all() for k in ours)
+
+
+def failing_job_is_retried_then_reported(slurm, tmp_path, overrides) -> None:
+    """A selection job of an unreadable file: submitted twice (one retry), then reported; no
+    output and nothing queued left."""
     config = small_config()
     config["samples"]["broken"] = {"process": "ttbar", "xsec": 1.0, "inputs": ["broken/part0.root"]}
     workdir = copy_analysis(tmp_path / "analysis", config)
     (workdir / "broken").mkdir()
     (workdir / "broken/part0.root").write_bytes(b"this is not a ROOT file\n" * 100)
     target = "results/histograms/broken.root"
-    result = run(workdir, snakemake_command("slurm", *SLURM_OVERRIDES, "--retries", "1", target),
-                 check=False)
+    result = run(workdir, snakemake_command("slurm", *overrides, "--retries", "1", target), check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
     submissions = [line for line in output.splitlines() if "submitted with SLURM jobid" in line]

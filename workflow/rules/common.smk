@@ -71,8 +71,13 @@ def step_input(rule_name):
 
 def memory_mb(megabytes):
     """A rule's memory, as mem_mb (local scheduler, Slurm, Kubernetes) and as REANA's
-    kubernetes_memory_limit."""
-    return {"mem_mb": megabytes, "kubernetes_memory_limit": f"{megabytes}Mi"}
+    kubernetes_memory_limit: ``megabytes`` more for each attempt, so that a job killed for
+    memory (Slurm's OUT_OF_MEMORY) gets more when retried (the profile's retries bound it).
+    """
+    return {
+        "mem_mb": lambda wildcards, attempt: megabytes * attempt,
+        "kubernetes_memory_limit": lambda wildcards, attempt: f"{megabytes * attempt}Mi",
+    }
 
 
 def image(step_name):
