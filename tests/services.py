@@ -548,6 +548,23 @@ class SlurmCluster:
                 raise ServiceUnavailable(f"{process.args[0]} exited:\n{self.log_tail()}")
         return subprocess.run(command, capture_output=True, text=True, timeout=30)
 
+    def restart_controller(self, *, down_seconds: float) -> None:
+        """Stop slurmctld, leave it down ``down_seconds``, start it again from its saved state;
+        the jobs on the node keep running meanwhile."""
+        self.stop_controller()
+        time.sleep(down_seconds)
+        self.start_controller()
+
+    def stop_controller(self) -> None:
+        """Stop slurmctld (SIGTERM: it saves its state first)."""
+        (controller,) = [p for p in self.processes if p.args[0] == "slurmctld"]
+        stop_process(controller, timeout=30)
+        self.processes.remove(controller)
+
+    def start_controller(self) -> None:
+        self._spawn("slurmctld", ["slurmctld", "-D"])
+        wait_until(lambda: self._run(["scontrol", "ping"]).returncode == 0, timeout=60, what="slurmctld again")
+
     def node_state(self) -> str:
         return self._run(["sinfo", "-h", "-o", "%T"]).stdout.strip()
 

@@ -174,6 +174,67 @@ def test_slurm_run_interrupted_then_resumed_equals_the_local_run(slurm, local_re
     assert set(accounted.values()) <= {"COMPLETED", "CANCELLED"}
 
 
+def test_the_controller_restarted_while_jobs_run_and_wait(slurm, local_results, tmp_path):
+    """slurmctld stopped for 5 s and started again while jobs run and others wait: snakemake
+    keeps tracking them (sacct asks slurmdbd), submissions that fail meanwhile are retried, and
+    the run ends with the local run's results."""
+    workdir = copy_analysis(tmp_path / "analysis", small_config())
+    command = snakemake_command("slurm", *SLURM_OVERRIDES, "--retries", "3", *TARGETS)
+    log_path = tmp_path / "run.log"
+    with open(log_path, "w") as log_file:
+        process = subprocess.Popen(command, cwd=workdir, stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            services.wait_until(lambda: len(slurm.queued_jobs()) >= 2 or process.poll() is not None,
+                                timeout=300, what="jobs in flight")
+            assert process.poll() is None, log_path.read_text()[-5000:]
+            slurm.restart_controller(down_seconds=5)
+            process.wait(timeout=900)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == 0, log_path.read_text()[-5000:]
+    assert_same_results(results_of(workdir), local_results)
+    assert not slurm.queued_jobs()
+
+
+def test_sbatch_failing_for_a_while_is_retried_and_for_good_is_reported(slurm, tmp_path):
+    """The controller unreachable when the run starts, back once a submission has failed (sbatch
+    tries for ~9 s itself): the retry submits, the run finishes. Unreachable for
+    the whole run: the job is reported, naming its rule and sbatch's error, and what finished
+    before stays."""
+    workdir = copy_analysis(tmp_path / "analysis", small_config())
+    first, second = "results/histograms/ttbar.root", "results/histograms/dy_m120to400.root"
+    log_path = tmp_path / "first.log"
+    slurm.stop_controller()
+    with open(log_path, "w") as log_file:
+        process = subprocess.Popen(snakemake_command("slurm", *SLURM_OVERRIDES, "--retries", "2", first),
+                                   cwd=workdir, stdout=log_file, stderr=subprocess.STDOUT)
+        try:  # the controller back once a submission has failed
+            services.wait_until(lambda: "Unable to contact slurm controller" in log_path.read_text()
+                                or process.poll() is not None, timeout=300, what="a failed submission")
+        finally:
+            slurm.start_controller()
+        process.wait(timeout=600)
+    output = log_path.read_text()
+    assert process.returncode == 0, output[-5000:]
+    # the submission failed (the plugin's partition lookup or sbatch: the controller is down)
+    # and was retried
+    failed, submitted = output.index("Error in rule demo_sample"), output.index("submitted with SLURM jobid")
+    assert failed < submitted
+    finished = (workdir / first).stat().st_mtime_ns
+
+    slurm.stop_controller()
+    try:
+        result = run(workdir, snakemake_command("slurm", *SLURM_OVERRIDES, "--retries", "1", second), check=False)
+    finally:
+        slurm.start_controller()
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Unable to contact slurm controller" in output and "Error in rule demo_sample" in output
+    assert (workdir / first).stat().st_mtime_ns == finished and not (workdir / second).exists()
+
+
 def test_a_failing_slurm_job_is_retried_then_reported(slurm, tmp_path):
     failing_job_is_retried_then_reported(slurm, tmp_path, SLURM_OVERRIDES)
     assert list(slurm.accounted_jobs().values()).count("FAILED") >= 2  # the attempt and its retry
