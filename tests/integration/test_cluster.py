@@ -241,18 +241,19 @@ def test_a_failing_slurm_job_is_retried_then_reported(slurm, tmp_path):
 
 
 def test_a_job_killed_for_memory_is_retried_with_more(slurm, tmp_path):
-    """In this copy the select rule asks for 40 MB on its first attempt (memory_mb(40)): Slurm
-    kills its jobs for memory (here by the accounting gatherer, OverMemoryKill: sacct says FAILED;
-    with cgroups it says OUT_OF_MEMORY); each retry asks for 40 MB more until they fit, and the
-    sample's histograms equal the local run's."""
-    target = "results/histograms/ttbar.root"
+    """In this copy the select rule asks for 150 MB on its first attempt (memory_mb(150); a job
+    step with snakemake and the selection takes ~260 MB here): Slurm kills its jobs for memory
+    (here by the accounting gatherer, OverMemoryKill: sacct says FAILED; with cgroups it says
+    OUT_OF_MEMORY); each retry asks for 150 MB more until they fit, and the sample's histograms
+    equal the local run's."""
+    target, base_mb = "results/histograms/ttbar.root", 150
     local = copy_analysis(tmp_path / "local", small_config())
     run(local, snakemake_command("local", "--cores", "2", target))
     workdir = copy_analysis(tmp_path / "analysis", small_config())
     rule = workdir / "workflow/rules/select.smk"
     assert "**memory_mb(2000)" in rule.read_text()
-    rule.write_text(rule.read_text().replace("**memory_mb(2000)", "**memory_mb(40)"))
-    result = run(workdir, snakemake_command("slurm", *SLURM_OVERRIDES, "--retries", "5", target))
+    rule.write_text(rule.read_text().replace("**memory_mb(2000)", f"**memory_mb({base_mb})"))
+    result = run(workdir, snakemake_command("slurm", *SLURM_OVERRIDES, "--retries", "6", target))
     output = result.stdout + result.stderr
     killed = {int(p.stem) for p in (workdir / ".snakemake/slurm_logs/rule_select").rglob("*.log")
               if "exceeded memory limit" in p.read_text(errors="replace")}
@@ -263,7 +264,7 @@ def test_a_job_killed_for_memory_is_retried_with_more(slurm, tmp_path):
     completed = [job for job in selects if states[job] == "COMPLETED"]
     assert {states[job] for job in killed} <= {"FAILED", "OUT_OF_MEMORY", "CANCELLED"}
     assert completed and min(memory[job] for job in completed) > max(memory[job] for job in killed)
-    assert sorted(set(memory.values())) == [40 * k for k in range(1, len(set(memory.values())) + 1)]
+    assert sorted(set(memory.values())) == [base_mb * k for k in range(1, len(set(memory.values())) + 1)]
     ours, theirs = read_store(workdir / target), read_store(local / target)
     assert set(ours) == set(theirs) and all((ours[k].values == theirs[k].values).all() for k in ours)
 
