@@ -321,6 +321,12 @@ CLUSTER_NAME = "snakehep-test"
 MUNGE_SOCKET = Path("/run/munge/munge.socket.2")
 
 
+def spawn_logged(command: list[str], log: Path) -> subprocess.Popen:
+    """``command`` started in the background, its output appended to ``log``."""
+    with open(log, "ab") as log_file:
+        return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+
+
 @dataclass
 class SlurmAccounting:
     """Slurm's accounting as sites run it: MariaDB (Debian's mariadb-server) on 127.0.0.1 and
@@ -419,9 +425,7 @@ class SlurmAccounting:
         return subprocess.run(["sacctmgr", *arguments], capture_output=True, text=True, timeout=30)
 
     def _spawn(self, name: str, command: list[str]) -> None:
-        log_file = open(self.directory / "logs" / f"{name}.out", "ab")  # noqa: SIM115
-        self.processes.append(subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT))
-        log_file.close()
+        self.processes.append(spawn_logged(command, self.directory / "logs" / f"{name}.out"))
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -538,9 +542,7 @@ class SlurmCluster:
         return subprocess.run(["unmunge"], input=credential.stdout, capture_output=True).returncode == 0
 
     def _spawn(self, name: str, command: list[str]) -> None:
-        log_file = open(self.directory / "logs" / f"{name}.out", "ab")  # noqa: SIM115
-        self.processes.append(subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT))
-        log_file.close()
+        self.processes.append(spawn_logged(command, self.directory / "logs" / f"{name}.out"))
 
     def _run(self, command: list[str]) -> subprocess.CompletedProcess:
         for process in self.processes:

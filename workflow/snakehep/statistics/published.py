@@ -76,4 +76,3 @@ class LikelihoodFiles:
 def files_of(settings: dict | Any) -> LikelihoodFiles:
     """The likelihood files of a ``reinterpretation`` section (its ``archive``, if any)."""
     return LikelihoodFiles(settings.get("archive"))
-

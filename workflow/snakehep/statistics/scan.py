@@ -126,7 +126,7 @@ def scan_patches(settings: Mapping[str, Any], *, workspace: str | os.PathLike, n
     for name in names:
         if patches is not None:
             spec = apply_from_patchset(background_only, label, patches, patchset_label, name, verified=True)
-            source = f"{label} + {files.label(os.fspath(patchset))}:{name}"
+            source = f"{label} + {patchset_label}:{name}"
             values = tuple(float(v) for v in patches[name].values)
         else:
             path = os.fspath((patch_files or {})[name])
