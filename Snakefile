@@ -46,7 +46,10 @@ rule reinterpretation:
         reinterpretation_outputs(),
 
 
-# Run on the machine that runs snakemake, never submitted to a cluster: each takes a second.
+# Run on the machine that runs snakemake, never submitted to a cluster: each takes a second or
+# two and reads small files (merges of partial histograms, tables, plots; the demo's inputs).
+# On a cluster a job of its own would cost more than its work: Snakemake started on the node
+# twice, a wait for a slot and a status check (benchmarks/README.md, slurm_overhead.py).
 localrules:
     all,
     reinterpretation,
@@ -54,3 +57,12 @@ localrules:
     cutflow_tables,
     limit_summary,
     provenance_report,
+    demo_sample,
+    merge_partials,
+    merge_sample,
+    merge_samples,
+    plot_distributions,
+    brazil_plot,
+    fit_plots,
+    exclusion_plot,
+    hepdata,

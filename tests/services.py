@@ -454,8 +454,9 @@ class SlurmCluster:
     directory: Path
     cpus: int = 2
     accounting: bool = False
+    nodes: int = 1
+    node_timeout: int = 300  # seconds without an answer before slurmctld declares a node down
     controller_port: int = field(default_factory=free_port)
-    node_port: int = field(default_factory=free_port)
     processes: list[subprocess.Popen] = field(default_factory=list)
     wrote_config: bool = False
     database: SlurmAccounting | None = None
@@ -481,11 +482,31 @@ class SlurmCluster:
         self._spawn("slurmctld", ["slurmctld", "-D", "-i"])
         wait_until(lambda: self._run(["scontrol", "ping"]).returncode == 0, timeout=30,
                    what="slurmctld")
-        self._spawn("slurmd", ["slurmd", "-D", "-N", "localhost"])
-        wait_until(lambda: self.node_state() == "idle", timeout=60, what="the Slurm node")
+        for node in self.node_names:
+            self.start_node(node)
+        wait_until(lambda: self.node_state() == "idle", timeout=60, what="the Slurm nodes")
+
+    @property
+    def node_names(self) -> list[str]:
+        """One node is ``localhost``; several are ``node1``, ``node2``, ... (each its own slurmd
+        on 127.0.0.1 with its own port, which Debian's build allows)."""
+        return ["localhost"] if self.nodes == 1 else [f"node{i}" for i in range(1, self.nodes + 1)]
+
+    def start_node(self, node: str) -> None:
+        (self.directory / "spool" / node).mkdir(parents=True, exist_ok=True)
+        self._spawn(f"slurmd-{node}", ["slurmd", "-D", "-N", node])
+
+    def _node_lines(self, memory: int) -> str:
+        ports = [free_port() for _ in self.node_names]
+        lines = [f"NodeName={node} NodeHostname=localhost NodeAddr=127.0.0.1 Port={port} "
+                 f"CPUs={self.cpus} RealMemory={memory} State=UNKNOWN"
+                 for node, port in zip(self.node_names, ports)]
+        lines.append(f"PartitionName=debug Nodes={','.join(self.node_names)} Default=YES "
+                     "MaxTime=INFINITE State=UP")
+        return "\n".join(lines)
 
     def _config(self) -> str:
-        memory = int(self._free_memory_mb() * 0.8)
+        memory = int(self._free_memory_mb() * 0.8) // self.nodes
         d = self.directory
         accounting = (self.database.slurm_settings() if self.database is not None else
                       "JobAcctGatherType=jobacct_gather/none\nAccountingStorageType=accounting_storage/none")
@@ -494,7 +515,6 @@ class SlurmCluster:
             ClusterName={CLUSTER_NAME}
             SlurmctldHost=localhost(127.0.0.1)
             SlurmctldPort={self.controller_port}
-            SlurmdPort={self.node_port}
             SlurmUser=root
             AuthType=auth/munge
             ProctrackType=proctrack/linuxproc
@@ -502,17 +522,16 @@ class SlurmCluster:
             SelectType=select/cons_tres
             SelectTypeParameters=CR_Core_Memory
             MinJobAge=300
+            SlurmdTimeout={self.node_timeout}
             ReturnToService=2
             StateSaveLocation={d / 'state'}
-            SlurmdSpoolDir={d / 'spool'}
+            SlurmdSpoolDir={d / 'spool' / '%n'}
             SlurmctldPidFile={d / 'slurmctld.pid'}
-            SlurmdPidFile={d / 'slurmd.pid'}
+            SlurmdPidFile={d / 'slurmd-%n.pid'}
             SlurmctldLogFile={d / 'logs' / 'slurmctld.log'}
-            SlurmdLogFile={d / 'logs' / 'slurmd.log'}
+            SlurmdLogFile={d / 'logs' / 'slurmd-%n.log'}
             SlurmctldDebug=info
-            NodeName=localhost NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={memory} State=UNKNOWN
-            PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
-            """) + accounting.strip() + "\n"
+            """) + self._node_lines(memory) + "\n" + accounting.strip() + "\n"
 
     @staticmethod
     def _free_memory_mb() -> int:
@@ -567,8 +586,35 @@ class SlurmCluster:
         self._spawn("slurmctld", ["slurmctld", "-D"])
         wait_until(lambda: self._run(["scontrol", "ping"]).returncode == 0, timeout=60, what="slurmctld again")
 
+    def lose_node(self, node: str) -> list[int]:
+        """What a node crash does: its slurmd and every process of its jobs killed (SIGKILL);
+        returns the ids of the jobs that ran there."""
+        jobs = [int(job) for job, where in map(str.split, self._run(
+            ["squeue", "-h", "-t", "RUNNING", "-o", "%i %N"]).stdout.splitlines()) if where == node]
+        (slurmd,) = [p for p in self.processes if p.args[-1] == node]
+        slurmd.kill()
+        slurmd.wait()
+        self.processes.remove(slurmd)
+        for pid in processes_of_jobs(jobs):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return jobs
+
+    def start_requeued_jobs_now(self, jobs: list[int]) -> None:
+        """Slurm holds a requeued job for about two minutes (its begin time) before it may start
+        again; the tests lift that hold once the job is pending again."""
+        for job in jobs:
+            wait_until(lambda: self._run(["squeue", "-h", "-j", str(job), "-o", "%T"]).stdout.strip()
+                       in ("PENDING", ""), timeout=60, what=f"requeued job {job} pending")
+            self._run(["scontrol", "update", f"JobId={job}", "StartTime=now"])
+
+    def node_states(self) -> dict[str, str]:
+        lines = self._run(["sinfo", "-h", "-N", "-o", "%N %T"]).stdout.splitlines()
+        return dict(line.split() for line in lines)
+
     def node_state(self) -> str:
-        return self._run(["sinfo", "-h", "-o", "%T"]).stdout.strip()
+        """The nodes' state (``idle``, ``mixed``, ...), one word if they all share it."""
+        return " ".join(sorted(set(self._run(["sinfo", "-h", "-N", "-o", "%T"]).stdout.split())))
 
     def log_tail(self) -> str:
         tails = []
@@ -610,6 +656,11 @@ class SlurmCluster:
         """sacct's ``JobIDRaw|ReqMem`` lines of ``jobs``."""
         return self._run(["sacct", "-n", "-X", "-P", "-j", ",".join(map(str, jobs)), "-o", "JobIDRaw,ReqMem"]).stdout
 
+    def job_history(self, job: int) -> list[tuple[str, str]]:
+        """Each run of ``job`` (a requeued job runs again under its id): state and node."""
+        result = self._run(["sacct", "-n", "-X", "-P", "-D", "-j", str(job), "-o", "State,NodeList"])
+        return [(line.split("|")[0].split()[0], line.split("|")[1]) for line in result.stdout.splitlines()]
+
     def accounted_jobs(self) -> dict[int, str]:
         """Each job the accounting database holds (its id, without steps) and its state."""
         result = self._run(["sacct", "-n", "-X", "-P", "-a", "-S", "now-1days", "-o", "JobIDRaw,State"])
@@ -619,6 +670,27 @@ class SlurmCluster:
             if job.isdigit():
                 jobs[int(job)] = state.split()[0] if state else ""
         return jobs
+
+
+def processes_of_jobs(jobs: list[int]) -> list[int]:
+    """Process ids of the Slurm jobs ``jobs`` on this host: their slurmstepd (named
+    ``slurmstepd: [JOB.STEP]``) and whatever runs with ``SLURM_JOB_ID`` of one of them."""
+    wanted = {str(job) for job in jobs}
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environment = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        stepd = re.match(r"slurmstepd: \[(\d+)\.", command)
+        job_ids = {entry.split(b"=", 1)[1].decode() for entry in environment
+                   if entry.startswith(b"SLURM_JOB_ID=")}
+        if (stepd and stepd.group(1) in wanted) or job_ids & wanted:
+            found.append(int(proc.name))
+    return found
 
 
 # ----------------------------------------------------------------------------------------------- S3

@@ -3,10 +3,12 @@ import re
 import sys
 from pathlib import Path
 
+from snakemake import __version__ as snakemake_version
 from snakemake.utils import min_version, validate
 
 # 7.32: the snakemake of REANA 0.9 (reana.yaml); everything here parses under 7.32 and 9.x.
 min_version("7.32")
+SNAKEMAKE_MAJOR = int(snakemake_version.split(".")[0])
 
 # The core package lives beside the rules: this workflow's own copy comes first, before any
 # installed one, here and in every job's shell (step_shell), wherever the job runs: on a batch
@@ -15,8 +17,12 @@ CORE = str(Path(workflow.basedir) / "workflow")
 sys.path.insert(0, CORE)
 
 from snakehep.analysis.config import check_duplicate_keys, check_references
+from snakehep.grid.slurm import keep_only_node_names
 from snakehep.steps import job as step_job
 from snakehep.steps.context import StepContext
+
+# profiles/slurm: the Slurm plugin's failed-node list mended (snakehep/grid/slurm.py)
+keep_only_node_names()
 
 
 configfile: "config/config.yaml"
@@ -70,14 +76,18 @@ def step_input(rule_name):
 
 
 def memory_mb(megabytes):
-    """A rule's memory, as mem_mb (local scheduler, Slurm, Kubernetes) and as REANA's
-    kubernetes_memory_limit: ``megabytes`` more for each attempt, so that a job killed for
-    memory (Slurm's OUT_OF_MEMORY) gets more when retried (the profile's retries bound it).
+    """A rule's memory, as mem_mb (local scheduler, Slurm, Kubernetes) and, under REANA's
+    Snakemake 7.32, as its kubernetes_memory_limit: ``megabytes`` more for each attempt, so
+    that a job killed for memory (Slurm's OUT_OF_MEMORY) gets more when retried (the
+    profile's retries bound it). Snakemake 8 and later do without the string resource, which
+    group jobs (profiles/slurm) could not combine across rules of different memory.
     """
-    return {
-        "mem_mb": lambda wildcards, attempt: megabytes * attempt,
-        "kubernetes_memory_limit": lambda wildcards, attempt: f"{megabytes * attempt}Mi",
-    }
+    resources = {"mem_mb": lambda wildcards, attempt: megabytes * attempt}
+    if SNAKEMAKE_MAJOR < 8:
+        resources["kubernetes_memory_limit"] = (
+            lambda wildcards, attempt: f"{megabytes * attempt}Mi"
+        )
+    return resources
 
 
 def image(step_name):
