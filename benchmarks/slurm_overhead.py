@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import signal
 import statistics
@@ -42,7 +43,7 @@ for folder in ("workflow", "tests", "tests/integration", "benchmarks"):
 import services  # noqa: E402  (the test cluster)
 from analysis_copy import copy_analysis, ungrouped_profile  # noqa: E402
 from dag import make_analysis  # noqa: E402  (1,000 links to one small demo file)
-from test_cluster import assert_same_results, results_of  # noqa: E402
+from test_cluster import assert_same_results, results_of, selection_results_of  # noqa: E402
 
 log = logging.getLogger("benchmarks.slurm_overhead")
 
@@ -115,7 +116,7 @@ def run_variant(variant: str, workdir: Path, wrappers: Path, counters: Path, tar
     profile = {"local": ("local", "--cores", "2"), "slurm": ("slurm",),
                "slurm-ungrouped": ("slurm-ungrouped",)}[variant]
     command = [sys.executable, "-m", "snakemake", "--profile", f"profiles/{profile[0]}", *profile[1:], *targets]
-    env = {**services.os.environ, "PATH": f"{wrappers}:{services.os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{wrappers}:{os.environ['PATH']}"}
     start = time.perf_counter()
     with open(workdir / f"{variant}.log", "w") as output:
         process = subprocess.Popen(command, cwd=workdir, stdout=output, stderr=subprocess.STDOUT, env=env)
@@ -145,14 +146,6 @@ def small_demo_file(root: Path) -> Path:
     path = root / "source.root"
     generate_sample_part(config, sample="ttbar", part=0, output=path)
     return path
-
-
-def compared_results(workdir: Path, preset: str) -> dict:
-    if preset == "demo":
-        return results_of(workdir)
-    (workdir / "results/limits").mkdir(parents=True, exist_ok=True)
-    (workdir / "results/limits/summary.json").write_text("{}")  # no limits in this preset
-    return results_of(workdir)
 
 
 def controller_memory_mb(cluster: services.SlurmCluster) -> tuple[float, float]:
@@ -204,7 +197,7 @@ def main() -> None:
                     log.info("%s: %.1f s, %d sbatch, %d sacct, snakemake %.0f MB", variant, run.seconds,
                              len(run.calls["sbatch"]), len(run.calls["sacct"]), run.peak_rss_mb)
                     runs.append(run)
-                    results[variant] = compared_results(workdir, args.preset)
+                    results[variant] = (results_of if args.preset == "demo" else selection_results_of)(workdir)
                     if "local" in results:
                         assert_same_results(results[variant], results["local"])
                     jobs = sum(1 for line in (workdir / f"{variant}.log").read_text().splitlines()

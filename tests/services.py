@@ -614,7 +614,7 @@ class SlurmCluster:
 
     def node_state(self) -> str:
         """The nodes' state (``idle``, ``mixed``, ...), one word if they all share it."""
-        return " ".join(sorted(set(self._run(["sinfo", "-h", "-N", "-o", "%T"]).stdout.split())))
+        return " ".join(sorted(set(self.node_states().values())))
 
     def log_tail(self) -> str:
         tails = []
@@ -659,7 +659,8 @@ class SlurmCluster:
     def job_history(self, job: int) -> list[tuple[str, str]]:
         """Each run of ``job`` (a requeued job runs again under its id): state and node."""
         result = self._run(["sacct", "-n", "-X", "-P", "-D", "-j", str(job), "-o", "State,NodeList"])
-        return [(line.split("|")[0].split()[0], line.split("|")[1]) for line in result.stdout.splitlines()]
+        runs = [line.split("|") for line in result.stdout.splitlines()]
+        return [(state.split()[0], node) for state, node in runs]
 
     def accounted_jobs(self) -> dict[int, str]:
         """Each job the accounting database holds (its id, without steps) and its state."""

@@ -36,11 +36,10 @@ def copy_analysis(directory: Path, config: dict | None = None) -> Path:
 
 
 def ungrouped_profile(workdir: Path) -> str:
-    """profiles/slurm-ungrouped in ``workdir``: profiles/slurm without its ``groups`` and
-    ``group-components``, so that each job is a Slurm job of its own. Returns its name."""
+    """profiles/slurm-ungrouped in ``workdir``: profiles/slurm without its ``groups``, so that
+    each job is a Slurm job of its own. Returns its name."""
     settings = yaml.safe_load((workdir / "profiles/slurm/config.yaml").read_text())
     settings.pop("groups")
-    settings.pop("group-components", None)
     (workdir / "profiles/slurm-ungrouped").mkdir(exist_ok=True)
     (workdir / "profiles/slurm-ungrouped/config.yaml").write_text(yaml.safe_dump(settings))
     return "slurm-ungrouped"

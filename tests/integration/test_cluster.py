@@ -80,13 +80,19 @@ def snakemake_running(workdir: Path, command: list[str], log_path: Path):
                 process.wait()
 
 
-def results_of(workdir: Path) -> dict:
-    """What must not depend on where the jobs ran: cutflows, merged histograms, limits."""
+def selection_results_of(workdir: Path) -> dict:
+    """The selection's results, which must not depend on where the jobs ran: cutflows and
+    merged histograms (no limits: ``limits`` is None)."""
     cutflows = {path.name: json.loads(path.read_text())
                 for path in sorted((workdir / "results/cutflows").glob("*.json"))}
     merged = read_store(workdir / "results/histograms/merged.root")
+    return {"cutflows": cutflows, "merged": merged, "limits": None}
+
+
+def results_of(workdir: Path) -> dict:
+    """What must not depend on where the jobs ran: cutflows, merged histograms, limits."""
     limits = json.loads((workdir / "results/limits/summary.json").read_text())
-    return {"cutflows": cutflows, "merged": merged, "limits": limits}
+    return {**selection_results_of(workdir), "limits": limits}
 
 
 def assert_same_results(a: dict, b: dict) -> None:
