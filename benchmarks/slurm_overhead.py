@@ -178,6 +178,7 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=["local", "slurm", "slurm-ungrouped"])
     parser.add_argument("--repeat", type=int, default=1, help="interleaved runs per variant (median)")
     parser.add_argument("--nodes", type=int, default=1, help="slurmd on this machine (2 CPUs in all)")
+    parser.add_argument("--keep-logs", type=Path, help="copy each run's snakemake log to this folder")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # the cluster is stopped
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -197,15 +198,19 @@ def main() -> None:
                     log.info("%s: %.1f s, %d sbatch, %d sacct, snakemake %.0f MB", variant, run.seconds,
                              len(run.calls["sbatch"]), len(run.calls["sacct"]), run.peak_rss_mb)
                     runs.append(run)
+                    if args.keep_logs:
+                        args.keep_logs.mkdir(parents=True, exist_ok=True)
+                        shutil.copy(workdir / f"{variant}.log", args.keep_logs / f"{variant}-{attempt}.log")
                     results[variant] = (results_of if args.preset == "demo" else selection_results_of)(workdir)
                     if "local" in results:
                         assert_same_results(results[variant], results["local"])
                     jobs = sum(1 for line in (workdir / f"{variant}.log").read_text().splitlines()
                                if line.startswith("Finished jobid"))
             rss, hwm = controller_memory_mb(cluster)
+            nodes = cluster.jobs_per_node()
         report(runs, jobs)
         print(f"jobs per run: {jobs}; slurmctld: {rss:.0f} MB resident at the end, {hwm:.0f} MB peak; "
-              f"results of every Slurm run equal to the local run's: yes")
+              f"results of every Slurm run equal to the local run's: yes; Slurm jobs per node: {nodes}")
 
 
 if __name__ == "__main__":

@@ -672,6 +672,12 @@ class SlurmCluster:
                 jobs[int(job)] = state.split()[0] if state else ""
         return jobs
 
+    def jobs_per_node(self) -> dict[str, int]:
+        """How many of the accounted jobs ran (their last run) on each node."""
+        result = self._run(["sacct", "-n", "-X", "-P", "-a", "-S", "now-1days", "-o", "NodeList"])
+        nodes = [line for line in result.stdout.splitlines() if line]
+        return {node: nodes.count(node) for node in sorted(set(nodes))}
+
 
 def processes_of_jobs(jobs: list[int]) -> list[int]:
     """Process ids of the Slurm jobs ``jobs`` on this host: their slurmstepd (named

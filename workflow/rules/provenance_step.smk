@@ -1,5 +1,6 @@
 # Provenance for snakemake --report: each step records, in its own image, the image reference,
 # its package versions, the source revision and the config hash; the input files' checksums.
+# A second's work each: run where snakemake runs (as the Snakefile's localrules).
 for step in CONTEXT.provenance_steps:
 
     rule:
@@ -9,6 +10,7 @@ for step in CONTEXT.provenance_steps:
             f"results/provenance/{step}.json",
         log:
             f"logs/provenance/{step}.log",
+        localrule: True
         container:
             image(step)
         resources:
