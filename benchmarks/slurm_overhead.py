@@ -55,6 +55,7 @@ class Run:
     variant: str
     seconds: float
     peak_rss_mb: float
+    cpu_seconds: float
     calls: dict[str, list[float]] = field(default_factory=dict)
 
     def per_minute(self, program: str) -> float:
@@ -88,17 +89,21 @@ def read_calls(directory: Path) -> dict[str, list[float]]:
     return calls
 
 
-def peak_rss_while(process: subprocess.Popen) -> list[float]:
-    """The process's resident memory (MB), sampled every 0.5 s while it runs (a thread)."""
-    samples: list[float] = [0.0]
+def sample_while(process: subprocess.Popen) -> dict[str, float]:
+    """The process's peak resident memory (MB) and its own CPU time (s, user + system; not its
+    children's), sampled every 0.5 s while it runs (a thread)."""
+    samples = {"peak_rss_mb": 0.0, "cpu_seconds": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
 
     def sample() -> None:
-        status = Path(f"/proc/{process.pid}/status")
+        status, stat = Path(f"/proc/{process.pid}/status"), Path(f"/proc/{process.pid}/stat")
         while process.poll() is None:
             try:
                 for line in status.read_text().splitlines():
                     if line.startswith("VmRSS:"):
-                        samples.append(int(line.split()[1]) / 1024)
+                        samples["peak_rss_mb"] = max(samples["peak_rss_mb"], int(line.split()[1]) / 1024)
+                user, system = stat.read_text().rsplit(")", 1)[1].split()[11:13]
+                samples["cpu_seconds"] = (int(user) + int(system)) / tick
             except OSError:
                 return
             time.sleep(0.5)
@@ -114,18 +119,19 @@ FILES_TARGETS = ("results/histograms/merged.root", "results/cutflows/cutflow.csv
 
 def run_variant(variant: str, workdir: Path, wrappers: Path, counters: Path, targets: tuple[str, ...]) -> Run:
     profile = {"local": ("local", "--cores", "2"), "slurm": ("slurm",),
-               "slurm-ungrouped": ("slurm-ungrouped",)}[variant]
+               "slurm-ungrouped": ("slurm-ungrouped",),
+               "local-greedy": ("local", "--cores", "2", "--scheduler", "greedy")}[variant]
     command = [sys.executable, "-m", "snakemake", "--profile", f"profiles/{profile[0]}", *profile[1:], *targets]
     env = {**os.environ, "PATH": f"{wrappers}:{os.environ['PATH']}"}
     start = time.perf_counter()
     with open(workdir / f"{variant}.log", "w") as output:
         process = subprocess.Popen(command, cwd=workdir, stdout=output, stderr=subprocess.STDOUT, env=env)
-        samples = peak_rss_while(process)
+        samples = sample_while(process)
         process.wait(timeout=7200)
     seconds = time.perf_counter() - start
     if process.returncode != 0:
         raise RuntimeError(f"{variant} failed:\n{(workdir / f'{variant}.log').read_text()[-5000:]}")
-    return Run(variant, seconds, max(samples), read_calls(counters))
+    return Run(variant, seconds, samples["peak_rss_mb"], samples["cpu_seconds"], read_calls(counters))
 
 
 def fresh_copy(root: Path, preset: str, variant: str, attempt: int, source: Path | None, files: int) -> Path:
@@ -158,7 +164,7 @@ def controller_memory_mb(cluster: services.SlurmCluster) -> tuple[float, float]:
 def report(runs: list[Run], jobs: int) -> None:
     local = statistics.median(r.seconds for r in runs if r.variant == "local")
     print(f"{'variant':16} {'wall s':>8} {'x local':>8} {'sbatch':>7} {'sub/s':>7} {'sacct/min':>9} "
-          f"{'overhead s/job':>14} {'snakemake MB':>12}")
+          f"{'overhead s/job':>14} {'snakemake MB':>12} {'snakemake CPU s':>15}")
     for variant in dict.fromkeys(r.variant for r in runs):
         mine = [r for r in runs if r.variant == variant]
         seconds = statistics.median(r.seconds for r in mine)
@@ -167,8 +173,9 @@ def report(runs: list[Run], jobs: int) -> None:
         sacct = statistics.median(r.per_minute("sacct") for r in mine)
         overhead = (seconds - local) / jobs
         peak = max(r.peak_rss_mb for r in mine)
+        cpu = statistics.median(r.cpu_seconds for r in mine)
         print(f"{variant:16} {seconds:8.1f} {seconds / local:8.2f} {sbatch:7.0f} {rate:7.2f} {sacct:9.1f} "
-              f"{overhead:14.3f} {peak:12.0f}")
+              f"{overhead:14.3f} {peak:12.0f} {cpu:15.1f}")
 
 
 def main() -> None:
@@ -195,8 +202,9 @@ def main() -> None:
                     workdir = fresh_copy(root, args.preset, variant, attempt, source, args.files)
                     targets = FILES_TARGETS if args.preset == "files" else ()
                     run = run_variant(variant, workdir, wrappers, root / "counting", targets)
-                    log.info("%s: %.1f s, %d sbatch, %d sacct, snakemake %.0f MB", variant, run.seconds,
-                             len(run.calls["sbatch"]), len(run.calls["sacct"]), run.peak_rss_mb)
+                    log.info("%s: %.1f s, %d sbatch, %d sacct, snakemake %.0f MB, %.1f CPU s", variant,
+                             run.seconds, len(run.calls["sbatch"]), len(run.calls["sacct"]),
+                             run.peak_rss_mb, run.cpu_seconds)
                     runs.append(run)
                     if args.keep_logs:
                         args.keep_logs.mkdir(parents=True, exist_ok=True)
