@@ -180,11 +180,15 @@ class Scope:
         chunk: ak.Array | None = None,
         parent: Scope | None = None,
         keep: np.ndarray | None = None,
+        reuse: Reuse | None = None,
+        nominal: Scope | None = None,
     ) -> None:
         self.selection, self.plan, self.kernel, self._branches = selection, plan, kernel, branches
         self.n_events = n_events
         self.chunk = chunk
         self.parent = parent
+        self.reuse = reuse if parent is None else parent.reuse
+        self.nominal = nominal  # a chunk's scope in a shape variation's pass: its nominal scope
         self._kept = None if keep is None else np.flatnonzero(keep)  # positions in the parent
         self.rows = (
             np.arange(n_events) if parent is None else parent.rows[self._kept]
@@ -202,10 +206,16 @@ class Scope:
         chunk: ak.Array,
         *,
         branches: Callable[[str], Any] | None = None,
+        reuse: Reuse | None = None,
+        nominal: Scope | None = None,
     ) -> Scope:
-        """The scope of every event of a chunk (``branches``: e.g. shifted ones)."""
+        """The scope of every event of a chunk (``branches``: e.g. shifted ones). ``reuse``
+        (:func:`plan_reuse`) splits object selections so that the pass of a shape variation,
+        given the ``nominal`` scope of the same chunk, takes from it what the shift leaves as
+        it was; both passes must have the same ``reuse``."""
         branches = branches or kernel.branches(chunk)
-        return cls(selection, plan, kernel, branches, len(chunk), chunk=chunk)
+        return cls(selection, plan, kernel, branches, len(chunk), chunk=chunk, reuse=reuse,
+                   nominal=nominal)
 
     def _root(self) -> Scope:
         return self if self.parent is None else self.parent._root()
@@ -232,10 +242,23 @@ class Scope:
         while ancestor is not None and key not in ancestor._cache:
             ancestor = ancestor.parent
         if ancestor is None:
-            return None
+            ancestor = self._root()
+            if not ancestor._from_nominal(key):
+                return None
+            if ancestor is self:
+                return self._cache[key]
         value = self.kernel.take(ancestor._cache[key], self._subset_of(ancestor))
         self._cache[key] = value
         return value
+
+    def _from_nominal(self, key: tuple[str, str]) -> bool:
+        """At the root of a shape variation's pass: take the value of ``key`` from the nominal
+        pass of the chunk (same events) if the nominal has it and the shift leaves it as it was."""
+        nominal, reuse = self.nominal, self.reuse
+        if nominal is None or reuse is None or key not in nominal._cache or not reuse.unchanged(key):
+            return False
+        self._cache[key] = nominal._cache[key]
+        return True
 
     def _subset_of(self, ancestor: Scope) -> Any:
         if id(ancestor) not in self._subsets:
@@ -304,19 +327,37 @@ class Scope:
                 f"selection.objects.{definition.name}.collection: {definition.collection!r} is "
                 "not a collection"
             )
-        for stage in () if definition.where is None else _stages(definition):
-            keep = self.evaluate_in(base, stage, as_collection=definition.collection)
-            if not (
-                self.kernel.is_per_object(keep)
-                and keep.kind == "b"
-                and self.kernel.one_per_object(base, keep)
-            ):
-                raise ExpressionError(
-                    f"{stage.where}: expression {stage.text!r}: must give one boolean per "
-                    f"{definition.collection} object"
-                )
+        if definition.where is None:
+            return base
+        reused = self.reuse is not None and definition.name in self.reuse.stages
+        stages = self.reuse.stages[definition.name] if reused else _stages(definition)
+        for number, stage in enumerate(stages):
+            if reused and number == 0:  # the same in every pass: computed once, in the nominal
+                keep = self._stage_mask(base, definition, stage)
+            else:
+                keep = self._objects_kept(base, definition, stage)
             base = self.kernel.select(base, keep)
         return base
+
+    def _stage_mask(self, base: Any, definition: ObjectDefinition, stage: Expression) -> Any:
+        key = ("stage", definition.name)
+        keep = self._lookup(key)
+        if keep is None:
+            keep = self._cache[key] = self._objects_kept(base, definition, stage)
+        return keep
+
+    def _objects_kept(self, base: Any, definition: ObjectDefinition, stage: Expression) -> Any:
+        keep = self.evaluate_in(base, stage, as_collection=definition.collection)
+        if not (
+            self.kernel.is_per_object(keep)
+            and keep.kind == "b"
+            and self.kernel.one_per_object(base, keep)
+        ):
+            raise ExpressionError(
+                f"{stage.where}: expression {stage.text!r}: must give one boolean per "
+                f"{definition.collection} object"
+            )
+        return keep
 
     def _hook_value(self, name: str) -> Any:
         root = self._root()
@@ -352,7 +393,7 @@ class Scope:
         return expression.evaluate(resolve, self.kernel)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _stages(definition: ObjectDefinition) -> tuple[Expression, ...]:
     """An object selection as successive stages, each on the objects passing the previous:
     first the terms of its top-level ``and`` without ``min_delta_r``, then those with it
@@ -370,10 +411,108 @@ def _stages(definition: ObjectDefinition) -> tuple[Expression, ...]:
         term.uses_only_as_argument(definition.collection, "min_delta_r", 0) for term in pairing
     ):
         return (definition.where,)
-    return tuple(
-        Expression(" and ".join(f"({term.text})" for term in group), where=definition.where.where)
-        for group in (plain, pairing)
-    )
+    return tuple(_conjunction(group, definition.where.where) for group in (plain, pairing))
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """What the pass of a shape variation (shifted branches) takes from the nominal pass of
+    the same chunk instead of computing it again: every name whose value the shifted branches
+    do not change (a trigger, the jets when only muons are shifted), and the first stage of an
+    object selection whose terms they do not change (``abs(eta) < 2.4 and highPtId == 2`` of
+    the muons when their pt is shifted): its mask over the collection is the same in every
+    pass. ``stages``: the stages of those objects in every pass, nominal included."""
+
+    changed: frozenset[str]
+    stages: Mapping[str, tuple[Expression, ...]]
+
+    def unchanged(self, key: tuple[str, str]) -> bool:
+        kind, name = key
+        return kind == "stage" or (kind == "name" and name not in self.changed)
+
+
+def plan_reuse(selection: Selection, plan: BranchPlan, shifted: Iterable[str]) -> Reuse | None:
+    """The :class:`Reuse` of shifting the branches ``shifted``; None without any (or with a
+    hook, which may read anything)."""
+    shifted = frozenset(shifted)
+    if not shifted or selection.hook is not None:
+        return None
+    changed = _changed_names(selection, plan, shifted)
+    stages = {}
+    for name, definition in selection.objects.items():
+        first = _unchanged_terms(selection, plan, definition, changed, shifted)
+        # the mask is over the objects selected from: the same in every pass unless they are
+        # objects the shift changes (a collection's shifted field changes values, not objects)
+        same_objects = definition.collection not in selection.objects or (
+            definition.collection not in changed
+        )
+        if first and same_objects:
+            stages[name] = _split_stages(definition, first)
+    return Reuse(frozenset(changed), stages)
+
+
+def _changed_names(selection: Selection, plan: BranchPlan, shifted: frozenset[str]) -> set[str]:
+    """The names whose values depend on the branches ``shifted``: those branches, the
+    collections with a shifted field, and every object and quantity defined through them."""
+    changed = set(shifted)
+    changed |= {c for c, fields in plan.collections.items() if any(f"{c}_{f}" in shifted for f in fields)}
+    growing = True
+    while growing:
+        growing = False
+        for name, definition in selection.objects.items():
+            terms = definition.where.conjuncts() if definition.where is not None else []
+            if name not in changed and (
+                definition.collection in changed
+                or any(_term_changes(selection, plan, definition, t, changed, shifted) for t in terms)
+            ):
+                changed.add(name)
+                growing = True
+        for name, expression in selection.quantities.items():
+            if name not in changed and expression.names & changed:
+                changed.add(name)
+                growing = True
+    return changed
+
+
+def _term_changes(selection, plan, definition, term, changed, shifted) -> bool:
+    """Whether a term of an object's ``where`` reads something the shift changes: a field of
+    its collection (``pt``: ``Muon_pt``), the collection itself, or another changed name."""
+    collection = root_collection(selection, definition.collection)
+    fields = set(plan.collections.get(collection, ()))
+    for name in term.names:
+        if name in fields:
+            if f"{collection}_{name}" in shifted:
+                return True
+        elif name in changed:
+            return True
+    return False
+
+
+def _unchanged_terms(selection, plan, definition, changed, shifted) -> list[Expression]:
+    if definition.where is None:
+        return []
+    return [
+        term for term in definition.where.conjuncts()
+        if "min_delta_r" not in term.functions
+        and not _term_changes(selection, plan, definition, term, changed, shifted)
+    ]
+
+
+def _split_stages(definition: ObjectDefinition, first: list[Expression]) -> tuple[Expression, ...]:
+    """The terms the shift does not change as the first stage, then the others as
+    :func:`_stages` orders them (objects failing any term are dropped either way)."""
+    rest = [term for term in definition.where.conjuncts() if term.text not in {t.text for t in first}]
+    stages = (_conjunction(first, definition.where.where),)
+    if rest:
+        remaining = ObjectDefinition(
+            definition.name, definition.collection, _conjunction(rest, definition.where.where)
+        )
+        stages += _stages(remaining)
+    return stages
+
+
+def _conjunction(terms: list[Expression], where: str) -> Expression:
+    return Expression(" and ".join(f"({term.text})" for term in terms), where=where)
 
 
 def event_mask(scope: Scope, expression: Expression) -> np.ndarray:

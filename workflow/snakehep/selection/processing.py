@@ -38,10 +38,12 @@ from snakehep.selection import formats
 from snakehep.selection.corrections import CorrectionError, compile_corrections
 from snakehep.selection.cuts import (
     BranchPlan,
+    Reuse,
     Scope,
     Selection,
     compile_selection,
     plan_branches,
+    plan_reuse,
     root_collection,
     select,
     select_with_cutflow,
@@ -161,6 +163,7 @@ def process_file(
     n_events = 0
     kernel = kernel or analysis.kernel
     total = getattr(tree, "num_entries", None)
+    reuse = _reuse(analysis, plan) if is_simulation else None
     with progress.events(total, f"{sample.name} {os.path.basename(path)}", show=show_progress) as bar:
         for chunk in _read_chunks(tree, plan, step_size or analysis.step_size, sample, path):
             if is_simulation:
@@ -176,7 +179,7 @@ def process_file(
                 certified = np.arange(n_read)
             try:
                 weight = _process_chunk(analysis, kernel, chunk, plan, filler, cutflow, is_simulation,
-                                        certified=certified, n_read=n_read)
+                                        certified=certified, n_read=n_read, reuse=reuse)
             except (ExpressionError, CorrectionError) as err:
                 raise type(err)(f"{err} (sample {sample.name}, file {path})") from None
             if is_simulation:
@@ -403,10 +406,13 @@ def _process_chunk(
     *,
     certified: np.ndarray | None = None,
     n_read: int = 0,
+    reuse: Reuse | None = None,
 ) -> np.ndarray:
     """Count and fill one chunk for every variation; return its generator weights (ones for
     data). ``certified``, with a cutflow step ``certified``: the rows of the chunk as read
-    (``n_read`` events) that its lumi mask certifies; ``chunk`` holds just those."""
+    (``n_read`` events) that its lumi mask certifies; ``chunk`` holds just those. ``reuse``:
+    what the shape variations' passes take from the nominal (:func:`_reuse`, worked out once
+    per file; None: they compute everything again, with the same results)."""
     generator_weight = (
         ak.to_numpy(chunk[GENERATOR_WEIGHT]).astype(np.float64)
         if is_simulation
@@ -414,7 +420,7 @@ def _process_chunk(
     )
     selection = analysis.selection
     branches = kernel.branches(chunk)
-    scope = Scope.of_chunk(selection, plan, kernel, chunk, branches=branches)
+    scope = Scope.of_chunk(selection, plan, kernel, chunk, branches=branches, reuse=reuse)
     # the cutflow counts weighted events at every step: nominal weights for every event
     weight = _weights(analysis, scope, generator_weight, is_simulation, varied=False)[NOMINAL]
     steps, selected, regions = select_with_cutflow(selection, scope)
@@ -431,11 +437,19 @@ def _process_chunk(
         for shape in analysis.shape_variations.values():
             for direction in DIRECTIONS:
                 shifted = shape.shifted(branches, kernel, direction)
-                scope = Scope.of_chunk(selection, plan, kernel, chunk, branches=shifted)
-                selected, regions = select(selection, scope)
+                shifted_scope = Scope.of_chunk(selection, plan, kernel, chunk, branches=shifted,
+                                               reuse=reuse, nominal=scope)
+                selected, regions = select(selection, shifted_scope)
                 nominal = _weights(analysis, selected, generator_weight[selected.rows], True, varied=False)
                 _fill(analysis, filler, selected, regions, {f"{shape.name}_{direction}": nominal[NOMINAL]})
     return generator_weight
+
+
+def _reuse(analysis: Analysis, plan: BranchPlan) -> Reuse | None:
+    """What every shape variation's pass can take from the nominal pass (the names and object
+    selection stages that none of the shifted branches change)."""
+    shifted = {shape.branch for shape in analysis.shape_variations.values()}
+    return plan_reuse(analysis.selection, plan, shifted)
 
 
 def _weights(analysis, scope, generator_weight, is_simulation, *, varied) -> dict[str, np.ndarray]:
