@@ -33,7 +33,8 @@ import yaml
 from snakehep.analysis.config import load_config, validate
 from snakehep.analysis.samples import load_samples
 from snakehep.demo import generator as demo
-from snakehep.selection.processing import _plan, compile_analysis, process_file
+from snakehep.selection.branch_plan import plan_file
+from snakehep.selection.processing import compile_analysis, process_file
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = {"dimuon": "dy_m120to400", "ttbar": "ttbar"}  # analysis shape -> demo sample
@@ -106,7 +107,7 @@ def time_bare(analysis, compiled, sample, path) -> float:
     import uproot
 
     tree = uproot.open(path)["Events"]
-    plan = _plan(compiled, load_samples(analysis)[sample], str(path), tree)
+    plan = plan_file(compiled, load_samples(analysis)[sample], str(path), tree)
     started = time.perf_counter()
     for _ in tree.iterate(plan.branches, step_size=compiled.step_size, library="ak"):
         pass

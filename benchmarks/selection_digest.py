@@ -1,7 +1,8 @@
 """A digest of what the selection writes, to check a speed-up changes no number: SHA-256 over the
 cutflow, the sum of generator weights and every histogram's values, variances and entries
 (their bytes), for a Drell-Yan demo file of the benchmark config (weights, scale factors, the
-muon-scale variations), a ttbar demo file, and the real CMS NanoAOD files of the tests (if
+muon-scale variations), a ttbar demo file (with the demo analysis and with the ttbar shape of
+selection.py), and the real CMS NanoAOD files of the tests (if
 cached: tests/conftest.py downloads them) with the tests' loose selection, on both kernels and
 two chunk sizes.
 
@@ -24,7 +25,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "benchmarks"), str(REPO / "tests")]
 
-from selection import SAMPLE, benchmark_config, input_file  # noqa: E402
+from selection import SAMPLES, benchmark_config, input_file  # noqa: E402
 from snakehep.analysis.samples import Sample, load_samples  # noqa: E402
 from snakehep.demo import generator as demo  # noqa: E402
 from snakehep.selection.processing import KERNELS, compile_analysis, process_file  # noqa: E402
@@ -49,12 +50,16 @@ def digest(result) -> str:
 def inputs(events: int, workdir: Path):
     """(label, config, sample, path) of every input to digest."""
     analysis = benchmark_config(events)
-    yield "drell-yan", analysis, load_samples(analysis)[SAMPLE], input_file(analysis, "ZSTD:5", workdir)
+    dimuon = SAMPLES["dimuon"]
+    yield ("drell-yan", analysis, load_samples(analysis)[dimuon],
+           input_file(analysis, dimuon, "ZSTD:5", workdir))
     ttbar = copy.deepcopy(analysis)
     path = workdir / f"ttbar_{events}.root"
     if not path.exists():
         demo.generate_sample_part(ttbar, sample="ttbar", part=0, output=path)
     yield "ttbar", ttbar, load_samples(ttbar)["ttbar"], path
+    shape = benchmark_config(events, "ttbar")  # jets, b-tags, MET; a jet energy scale shift
+    yield "ttbar shape of selection.py", shape, load_samples(shape)["ttbar"], path
     real = copy.deepcopy(analysis)
     real["selection"] = copy.deepcopy(LOOSE_SELECTION)
     real["variations"] = {"weight": ["muon_id"],

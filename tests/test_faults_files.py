@@ -56,8 +56,10 @@ UNREADABLE = {
 }
 
 
+@pytest.mark.parametrize("threads", ["1", "2"])  # 2: read in a thread, ahead of the selection
 @pytest.mark.parametrize("case", sorted(UNREADABLE))
-def test_unreadable_file_stops_the_job_naming_it(inputs, tmp_path, capsys, case):
+def test_unreadable_file_stops_the_job_naming_it(inputs, tmp_path, capsys, monkeypatch, case, threads):
+    monkeypatch.setenv("OMP_NUM_THREADS", threads)
     path, output = inputs[case], tmp_path / "ttbar.npz"
     outcome = select(capsys, config_file(inputs, tmp_path), inputs["good"], path, output=output)
     assert outcome.code == 2 and not output.exists()

@@ -225,3 +225,17 @@ def test_chunk_size_does_not_change_results(default_config, nanoaod_files, analy
         assert a["raw"] == b["raw"] and a["weighted"] == pytest.approx(b["weighted"], rel=1e-12)
     for key, bins in one_chunk.histograms.items():
         assert np.allclose(bins.values, many_chunks.histograms[key].values, rtol=1e-12)
+
+
+def test_reading_ahead_changes_no_number(analysis_config, nanoaod_files):
+    """Two threads (the next chunk read while one is selected): the same sums, bit for bit."""
+    analysis_config["selection"] = dict(LOOSE_SELECTION)
+    sample = Sample("mc", "dy", "background", ("x",), xsec=1.0)
+    path = str(nanoaod_files["nano_tt_v12.root"])
+    compiled = compile_analysis(analysis_config)
+    alone, ahead = (process_file(compiled, sample, path, step_size=7, threads=n) for n in (1, 2))
+    assert alone.cutflow == ahead.cutflow and alone.n_events == ahead.n_events > 7
+    assert alone.histograms.keys() == ahead.histograms.keys()
+    for key, bins in alone.histograms.items():
+        assert np.array_equal(bins.values, ahead.histograms[key].values), key
+        assert np.array_equal(bins.variances, ahead.histograms[key].variances), key

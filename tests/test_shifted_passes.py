@@ -1,14 +1,14 @@
 """A shape variation's pass takes from the nominal pass what its shifted branch does not
-change (snakehep.selection.cuts.Reuse), and selects exactly what a pass of its own selects."""
+change (snakehep.selection.reuse), and selects exactly what a pass of its own selects."""
 
 from evaluation import KERNELS
 from snakehep.selection.cuts import (
     Scope,
     compile_selection,
     plan_branches,
-    plan_reuse,
     select_with_cutflow,
 )
+from snakehep.selection.reuse import plan_reuse
 from snakehep.selection.variations import ShapeVariation
 from test_selection import EVENTS, nanoaod
 

@@ -57,7 +57,10 @@ def select_params(config: dict, sample: str, inputs: list[str]) -> dict:
     return job_params("select", config, sample=sample, group="0")
 
 
-def test_select_cutflow_and_histograms_equal_a_count_by_hand(demo_files, small_config, tmp_path):
+@pytest.mark.parametrize("threads", ["1", "2"])  # 2: the next chunk read while one is selected
+def test_select_cutflow_and_histograms_equal_a_count_by_hand(demo_files, small_config, tmp_path,
+                                                              monkeypatch, threads):
+    monkeypatch.setenv("OMP_NUM_THREADS", threads)  # as snakemake sets it: the rule's threads
     files = [demo_files["dy_m120to400/part0"], demo_files["dy_m120to400/part1"]]
     output = tmp_path / "group0.npz"
     run_rule("select", params=select_params(small_config, "dy_m120to400", [str(f) for f in files]),
@@ -130,3 +133,13 @@ def test_select_with_a_lumi_mask_reads_the_golden_json_of_its_inputs(small_confi
         assert header["raw"][:2] == [40, certified] and header["n_events"] == 40
         assert header["inputs"] == [str(path)]
     assert header["raw"][2:] == [0, 0, 0]
+
+
+def test_threads_of_the_config_are_the_rules_and_not_its_params(demo_files, small_config):
+    config = {**copy.deepcopy(small_config), **copy.deepcopy(SELECTION)}
+    threaded = copy.deepcopy(config)
+    threaded["selection"]["threads"] = 2
+    params = [job_params("select", c, sample="dy_m120to400", group="0") for c in (config, threaded)]
+    # a new number of CPUs reruns no selection job: snakemake reruns a job whose params change
+    assert params[0] == params[1]
+    assert params[0]["analysis"]["selection"]["step_size"] == 128  # the selection is there

@@ -75,6 +75,12 @@ def step_input(rule_name):
     return lambda wildcards: input_files(CONTEXT, wildcards)
 
 
+def selection_threads():
+    """CPUs of a selection job (selection.threads); the job sees them as OMP_NUM_THREADS,
+    which snakemake sets to a job's threads wherever it runs."""
+    return CONTEXT.config["selection"].get("threads", 1)
+
+
 def memory_mb(megabytes):
     """A rule's memory, as mem_mb (local scheduler, Slurm, Kubernetes) and, under REANA's
     Snakemake 7.32, as its kubernetes_memory_limit: ``megabytes`` more for each attempt, so

@@ -12,10 +12,11 @@ rule select:
         "../../envs/select.yaml"
     container:
         image("select")
+    threads: selection_threads()
     resources:
         **memory_mb(2000),
         runtime=120,
-        cpus_per_task=1,
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         job=step_params("select"),
     shell:

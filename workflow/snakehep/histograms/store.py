@@ -110,11 +110,36 @@ def sequential_sum(total: float, values: np.ndarray) -> float:
     return float(result[0])
 
 
+# Values per ``np.add.at`` when observables are filled together
+# (:meth:`HistogramFiller.fill_region`): the bin indices and weights of a block stay in the
+# CPU caches and in about 1 MB each, whatever the chunk size.
+FILL_BLOCK = 1 << 17
+
+# The values of observables to fill and the event of each: its index in every array of weights,
+# or None when the weights have one entry per value, in order.
+Column = tuple[np.ndarray, np.ndarray | None]
+
+
 class HistogramFiller:
     """Accumulates the histograms of one job (one or more input files, many chunks).
 
     Each histogram's sums of weights and of squared weights are added event by event in the
-    order of the events (:func:`accumulate`), so they do not depend on the chunk size."""
+    order of the events (:func:`accumulate`), so they do not depend on the chunk size.
+
+    The observables of a region are filled together: their histograms lie side by side in one
+    row per (region, variation), and the bins of the observables that share their events are
+    interleaved event by event into one ``np.add.at`` per block of events. Each bin belongs to
+    one observable and gets its events in order, so the sums are those of filling one
+    observable at a time, and the interleaving spreads consecutive additions over different
+    bins (filled one observable at a time, most additions wait for the one before them to the
+    same bin).
+
+    A variation filled with the nominal's very weights (a b-tagging variation in a region
+    without b-tagged jets: the product over no jet is 1) would get the nominal's sums, addition
+    for addition: while it does, it is not filled but shares the nominal's accumulators (an
+    alias). The first fill whose weights for it differ (or that fills only one of the two)
+    gives it a copy of the nominal's sums as they were before that fill, and it is filled on
+    its own from then on: its sums are bit for bit those of filling it every time."""
 
     def __init__(
         self, observables: Mapping[str, Binned], regions: Sequence[str], variations: Sequence[str]
@@ -122,15 +147,25 @@ class HistogramFiller:
         self.observables = observables
         self.entries: dict[Key, int] = {}
         self._binnings = {name: FlowBinning(o.edges) for name, o in observables.items()}
-        shape = (len(regions), len(variations))
-        self._sums = {
-            name: (np.zeros((*shape, len(o.edges) + 1)), np.zeros((*shape, len(o.edges) + 1)))
-            for name, o in observables.items()
+        sizes = [len(o.edges) + 1 for o in observables.values()]
+        starts = np.cumsum([0, *sizes])
+        # each observable's bins in the rows of the accumulators, and its first bin there
+        self._segments = {
+            name: slice(start, stop) for name, start, stop in zip(observables, starts, starts[1:])
         }
+        shape = (len(regions), len(variations), int(starts[-1]))
+        self._values_sum = np.zeros(shape)
+        self._squares_sum = np.zeros(shape)
         self._regions = list(regions)
         self._variations = list(variations)
         self._region_index = {name: i for i, name in enumerate(regions)}
         self._variation_index = {name: i for i, name in enumerate(variations)}
+        self._observable_index = {name: i for i, name in enumerate(observables)}
+        self._nominal = self._variation_index.get(NOMINAL)
+        # (region, variation, observable): still sharing the nominal's sums
+        self._aliased = np.full((*shape[:2], len(observables)), self._nominal is not None)
+        if self._nominal is not None:
+            self._aliased[:, self._nominal] = False
 
     def fill(
         self,
@@ -142,30 +177,133 @@ class HistogramFiller:
     ) -> None:
         """Fill ``values`` (flat, none missing) once per variation with its weights; the values
         are binned once. NaN goes to the overflow bin, as boost-histogram puts it."""
-        bins = self._binnings[observable].index(np.asarray(values))
-        values_sum, squares_sum = self._sums[observable]
+        self.fill_region(region, {observable: (values, None)}, weights)
+
+    def fill_region(
+        self, region: str, columns: Mapping[str, Column], weights: Mapping[str, np.ndarray]
+    ) -> None:
+        """Fill every observable of ``columns`` (its values and their events) once per variation
+        with its weights (one per event), as :meth:`fill` would one after the other."""
         i = self._region_index[region]
-        for variation, weight in weights.items():
-            weight = np.asarray(weight, dtype=np.float64)
+        for events, names in _sharing_events(columns):
+            chosen = {
+                variation: _chosen(weight, events) for variation, weight in weights.items()
+            }
+            self._materialise(i, names, chosen)
+            bins = [self._flat_bins(name, columns[name][0]) for name in names]
+            self._accumulate(i, names, bins, chosen)
+        for name, (values, _) in columns.items():
+            for variation in weights:
+                key = (region, name, variation)
+                self.entries[key] = self.entries.get(key, 0) + len(values)
+
+    def _flat_bins(self, observable: str, values: np.ndarray) -> np.ndarray:
+        """The bins of ``values`` in the rows of the accumulators."""
+        bins = self._binnings[observable].index(np.asarray(values))
+        bins += self._segments[observable].start
+        return bins
+
+    def _materialise(self, i: int, names: list[str], chosen: Mapping[str, np.ndarray]) -> None:
+        """Before the nominal of region ``i`` is filled: every variation sharing its sums of
+        observables ``names`` whose weights are not the nominal's gets a copy of them, as they
+        are now."""
+        observables = [self._observable_index[name] for name in names]
+        aliased = self._aliased[i][:, observables]
+        nominal = chosen.get(NOMINAL)
+        for j in np.flatnonzero(aliased.any(axis=1)):
+            if _same_weights(chosen.get(self._variations[j]), nominal):
+                continue
+            for name, o in zip(names, observables):
+                if self._aliased[i, j, o]:
+                    segment = self._segments[name]
+                    for sums in (self._values_sum, self._squares_sum):
+                        sums[i, j, segment] = sums[i, self._nominal, segment]
+                    self._aliased[i, j, o] = False
+
+    def _accumulate(
+        self, i: int, names: list[str], bins: list[np.ndarray], chosen: Mapping[str, np.ndarray]
+    ) -> None:
+        """Add ``chosen`` weights of every variation to the bins of the observables ``names``
+        whose histograms of region ``i`` are not the nominal's; variations filling the same
+        observables share the interleaving of their bins."""
+        filled: dict[tuple[int, ...], dict[int, np.ndarray]] = {}
+        for variation, weight in chosen.items():
             j = self._variation_index[variation]
-            accumulate(values_sum[i, j], bins, weight)
-            accumulate(squares_sum[i, j], bins, weight * weight)
-            key = (region, observable, variation)
-            self.entries[key] = self.entries.get(key, 0) + len(bins)
+            own = tuple(
+                k for k, name in enumerate(names)
+                if not self._aliased[i, j, self._observable_index[name]]
+            )
+            if own:
+                filled.setdefault(own, {})[j] = weight
+        for own, weights in filled.items():
+            self._accumulate_interleaved(i, [bins[k] for k in own], weights)
+
+    def _accumulate_interleaved(
+        self, i: int, bins: list[np.ndarray], weights: Mapping[int, np.ndarray]
+    ) -> None:
+        """``bins``: of observables with one value per event, in event order; ``weights``: per
+        variation index, one per event. One ``np.add.at`` per block of events and variation."""
+        per_event = len(bins)
+        step = max(1, FILL_BLOCK // per_event)
+        for start in range(0, len(bins[0]), step):
+            block = slice(start, start + step)
+            flat = _event_by_event([b[block] for b in bins])
+            for j, weight in weights.items():
+                repeated = weight[block] if per_event == 1 else np.repeat(weight[block], per_event)
+                accumulate(self._values_sum[i, j], flat, repeated)
+                accumulate(self._squares_sum[i, j], flat, repeated * repeated)
 
     def store(self) -> HistogramStore:
         store = HistogramStore()
-        for name, (values_sum, squares_sum) in self._sums.items():
+        for o, (name, segment) in enumerate(self._segments.items()):
             edges = self.observables[name].edges
             for i, region in enumerate(self._regions):
                 for j, variation in enumerate(self._variations):
+                    k = self._nominal if self._aliased[i, j, o] else j
                     store[(region, name, variation)] = Bins(
                         edges=np.asarray(edges),
-                        values=values_sum[i, j].copy(),
-                        variances=squares_sum[i, j].copy(),
+                        values=self._values_sum[i, k, segment].copy(),
+                        variances=self._squares_sum[i, k, segment].copy(),
                         entries=self.entries.get((region, name, variation), 0),
                     )
         return store
+
+
+def _sharing_events(columns: Mapping[str, Column]) -> list[tuple[np.ndarray | None, list[str]]]:
+    """The observables of ``columns`` grouped by their events (equal arrays, or both None): a
+    group is filled with one weight per event for all its observables."""
+    groups: list[tuple[np.ndarray | None, list[str]]] = []
+    for name, (_, events) in columns.items():
+        for shared, names in groups:
+            if shared is events or (
+                shared is not None and events is not None and np.array_equal(shared, events)
+            ):
+                names.append(name)
+                break
+        else:
+            groups.append((events, [name]))
+    return groups
+
+
+def _event_by_event(columns: list[np.ndarray]) -> np.ndarray:
+    """The entries of equally long ``columns`` interleaved: those of the first event, then
+    those of the second, ... (each column keeps its order)."""
+    return columns[0] if len(columns) == 1 else np.stack(columns, axis=1).reshape(-1)
+
+
+def _chosen(weight: np.ndarray, events: np.ndarray | None) -> np.ndarray:
+    """The weight of each value: that of its event."""
+    weight = np.asarray(weight, dtype=np.float64)
+    return weight if events is None else weight[events]
+
+
+def _same_weights(weight: np.ndarray | None, nominal: np.ndarray | None) -> bool:
+    """Whether filling with ``weight`` adds exactly what filling with ``nominal`` does (None:
+    not filled). ``-0.0`` and ``0.0`` count as equal (sums starting from ``0.0`` never become
+    ``-0.0``, so adding either gives the same bits); NaN as unequal, unless the very array."""
+    if weight is nominal:
+        return True
+    return weight is not None and nominal is not None and np.array_equal(weight, nominal)
 
 
 def merge(stores: Iterable[HistogramStore]) -> HistogramStore:

@@ -11,12 +11,12 @@ import logging
 import math
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import awkward as ak
 import numpy as np
-import uproot
 
 from snakehep import progress
 from snakehep.analysis.samples import Sample
@@ -35,16 +35,13 @@ from snakehep.histograms.store import (
     sequential_sum,
 )
 from snakehep.selection import formats
+from snakehep.selection.branch_plan import plan_file
 from snakehep.selection.corrections import CorrectionError, compile_corrections
 from snakehep.selection.cuts import (
     BranchPlan,
-    Reuse,
     Scope,
     Selection,
     compile_selection,
-    plan_branches,
-    plan_reuse,
-    root_collection,
     select,
     select_with_cutflow,
 )
@@ -57,7 +54,8 @@ from snakehep.selection.lumi_mask import (
     load_lumi_mask,
 )
 from snakehep.selection.observables import Observable, compile_observables
-from snakehep.selection.semantics import FOUR_MOMENTUM, Kernel
+from snakehep.selection.reuse import Reuse, plan_reuse
+from snakehep.selection.semantics import Kernel
 from snakehep.selection.variations import (
     DIRECTIONS,
     NOMINAL,
@@ -73,7 +71,7 @@ KERNELS: dict[str, Kernel] = {"numpy": NUMPY, "awkward": AWKWARD}
 
 log = logging.getLogger(__name__)
 
-GENERATOR_WEIGHT = "genWeight"
+GENERATOR_WEIGHT = formats.GENERATOR_WEIGHT
 
 
 @dataclass(frozen=True)
@@ -146,14 +144,16 @@ def process_file(
     step_size: int | None = None,
     kernel: Kernel | None = None,
     show_progress: bool = False,
+    threads: int = 1,
 ) -> FileResult:
     """Select, weight and histogram every event of one file, chunk by chunk (``kernel``: the
     analysis's, numpy unless ``selection.kernel`` says otherwise; ``show_progress``: events
-    done of the file's, on a terminal). A data sample's lumi mask drops the events of
+    done of the file's, on a terminal; ``threads``: the job's CPUs, more than one reads the next
+    chunk while this one is selected). A data sample's lumi mask drops the events of
     uncertified luminosity of each chunk before anything else (cutflow step ``certified``)."""
     lumi_mask = _lumi_mask(sample)
     tree, runs = _open_events(path, sample)
-    plan = _plan(analysis, sample, path, tree)
+    plan = plan_file(analysis, sample, path, tree)
     is_simulation = not sample.is_data
     variations = analysis.variations if is_simulation else (NOMINAL,)
     filler = HistogramFiller(analysis.observables, analysis.selection.region_names, variations)
@@ -165,7 +165,9 @@ def process_file(
     total = getattr(tree, "num_entries", None)
     reuse = _reuse(analysis, plan) if is_simulation else None
     with progress.events(total, f"{sample.name} {os.path.basename(path)}", show=show_progress) as bar:
-        for chunk in _read_chunks(tree, plan, step_size or analysis.step_size, sample, path):
+        chunks = _read_chunks(tree, plan, step_size or analysis.step_size, sample, path,
+                              read_ahead=threads > 1)
+        for chunk in chunks:
             if is_simulation:
                 _check_generator_weights(chunk, sample, path, first_entry=n_events)
             n_read = len(chunk)
@@ -185,7 +187,7 @@ def process_file(
             if is_simulation:
                 sum_genweights = sequential_sum(sum_genweights, weight)
             bar.update(n_read)
-            del chunk, weight  # before the next read: one chunk in memory at a time, not two
+            del chunk, weight  # before the next read: one chunk in memory at a time (two reading ahead)
     if is_simulation and runs is not None:
         sum_genweights = _reading(sample, path, lambda: _sum_genweights(runs, path))
     log.info("%s: %d events, %s", path, n_events, dict(zip(cutflow.names, cutflow.raw.tolist())))
@@ -233,12 +235,27 @@ def _open_events(path: str, sample: Sample):
     return _reading(sample, path, lambda: (source["Events"], source["Runs"] if "Runs" in source else None))
 
 
-def _read_chunks(tree: Any, plan: BranchPlan, step_size: int, sample: Sample, path: str):
+def _read_chunks(
+    tree: Any, plan: BranchPlan, step_size: int, sample: Sample, path: str, *, read_ahead: bool
+):
     """The chunks of ``tree``; a read that fails (a truncated or corrupt file, a remote read that
-    broke) is an :class:`UnreadableFileError` naming sample and file."""
+    broke) is an :class:`UnreadableFileError` naming sample and file. ``read_ahead``: the next
+    chunk is read (decompressed, interpreted) in a thread while this one is selected, for a
+    job given a second CPU; two chunks are then in memory."""
     chunks = iter(tree.iterate(plan.branches, step_size=step_size, library="ak"))
-    while (chunk := _reading(sample, path, lambda: next(chunks, None))) is not None:
-        yield chunk
+
+    def read() -> ak.Array | None:
+        return _reading(sample, path, lambda: next(chunks, None))
+
+    if not read_ahead:
+        while (chunk := read()) is not None:
+            yield chunk
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="snakehep-read") as reader:
+        pending = reader.submit(read)
+        while (chunk := pending.result()) is not None:
+            pending = reader.submit(read)
+            yield chunk
 
 
 def _reading(sample: Sample, path: str, read: Any) -> Any:
@@ -255,123 +272,6 @@ def _reading(sample: Sample, path: str, read: Any) -> Any:
 
 def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
-
-
-def _plan(analysis: Analysis, sample: Sample, path: str, tree: Any) -> BranchPlan:
-    """The branches to read from ``tree``; refused before any event is read if one is missing
-    or is not a number (or a list of numbers) per event, the only values expressions take."""
-    available = set(_names(tree))
-    if isinstance(tree, formats.PhysliteEvents):  # its names, its branches' refusals
-        plan = _plan_branches(analysis, sample, path, available, naming=tree.branch_name)
-        tree.check_usable(plan.branches, sample.name, path)
-        return plan
-    plan = _plan_branches(analysis, sample, path, available)
-    unusable = [
-        name for name in plan.branches
-        if not formats.numbers_per_event(getattr(tree[name], "interpretation", None))  # RNTuple: no check
-    ]
-    if unusable:
-        described = ", ".join(f"{name} ({tree[name].interpretation})" for name in unusable)
-        raise InputFileError(
-            f"sample {sample.name}: {path}: branch(es) {described} are not one number or one list "
-            "of numbers per event, which is all that expressions and weights can use"
-        )
-    return plan
-
-
-def _names(tree: Any) -> list[str]:
-    """The branches of a TTree; an RNTuple's top-level fields, as the branches of the same
-    file as a TTree (their subfields, ``_collection15.Muon_pt``, no expression can name: and
-    listing them takes seconds for a NanoAOD file)."""
-    if isinstance(tree, uproot.behaviors.RNTuple.RNTuple):
-        return tree.keys(recursive=False)
-    return tree.keys()
-
-
-def _plan_branches(
-    analysis: Analysis, sample: Sample, path: str, available: set[str], *, naming=str
-) -> BranchPlan:
-    extra = [o.expression for o in analysis.observables.values()]
-    extra += [f.variable for f in analysis.scale_factors.values()]
-    extra += [e for correction in analysis.corrections.values() for e in correction.expressions]
-    plan = plan_branches(analysis.selection, available, extra=extra)
-    branches = set(plan.branches)
-    if not sample.is_data:
-        branches.add(GENERATOR_WEIGHT)
-        branches |= {shape.branch for shape in analysis.shape_variations.values()}
-    if sample.lumi_mask is not None:
-        lacking = [name for name in LUMI_BRANCHES if name not in available]
-        if lacking:
-            raise InputFileError(
-                f"sample {sample.name}: {path} lacks branch(es) {', '.join(map(naming, lacking))} "
-                f"needed by samples.{sample.name}.lumi_mask (the run and luminosity block of "
-                "each event)"
-            )
-        branches |= set(LUMI_BRANCHES)
-    unresolved = _unresolved_names(analysis, plan, available, weighted=not sample.is_data)
-    missing = sorted((branches - available) | set(unresolved))
-    if missing:
-        used = sorted({where for name in missing for where in unresolved.get(name, ())})
-        keys = f" (named in {'; '.join(used)})" if used else ""
-        raise InputFileError(
-            f"sample {sample.name}: {path} lacks branch(es) {', '.join(map(naming, missing))} "
-            f"needed by the selection, weights or variations{keys}"
-        )
-    return BranchPlan(tuple(sorted(branches)), plan.collections)
-
-
-def _unresolved_names(
-    analysis: Analysis, plan: BranchPlan, available: set[str], *, weighted: bool
-) -> dict[str, set[str]]:
-    """Names no definition, collection or branch provides (absent branches, or typos).
-
-    Inside object selections and scale-factor variables the collection's fields are names too:
-    a missing one is reported as the branch the file lacks (``Muon_highPtId``). A collection
-    the objects are selected from, when the file has none of its branches, is reported as the
-    branches of its four-momentum (``Jet_pt``, ...), wherever it is named (``Jet`` in
-    ``min_delta_r(Jet, muons)``) or selected from. A hook may define anything, so with a hook
-    nothing is reported here. Scale factors and corrections are checked only for simulation
-    (``weighted``): data is not weighted.
-    """
-    selection = analysis.selection
-    if selection.hook is not None:
-        return {}
-    known = set(selection.parameters) | set(selection.objects) | set(selection.quantities)
-    known |= set(plan.collections) | available
-    unresolved: dict[str, set[str]] = {}
-    collections = {root_collection(selection, o.collection) for o in selection.objects.values()}
-
-    def lacking(name: str, where: str, collection: str | None = None) -> None:
-        if name in collections:  # a collection none of whose branches the file has
-            branches = [f"{name}_{field}" for field in FOUR_MOMENTUM]
-        else:
-            branches = [name if collection is None else f"{collection}_{name}"]
-        for branch in branches:
-            unresolved.setdefault(branch, set()).add(where)
-
-    for name, definition in selection.objects.items():
-        if definition.collection not in known:  # not an object either: a collection
-            lacking(definition.collection, f"selection.objects.{name}.collection")
-    object_context = [
-        (o.collection, o.where) for o in selection.objects.values() if o.where is not None
-    ]
-    if weighted:
-        object_context += [(f.object, f.variable) for f in analysis.scale_factors.values()]
-        object_context += [(c.object, e) for c in analysis.corrections.values()
-                           if c.object is not None for e in c.expressions]
-    for objects, expression in object_context:
-        collection = root_collection(selection, objects)
-        fields = {b[len(collection) + 1 :] for b in available if b.startswith(f"{collection}_")}
-        for name in expression.names - known - fields:
-            lacking(name, expression.where, collection)
-    others = [*selection.quantities.values(), *(e for _, e in selection.cuts)]
-    others += [*selection.regions.values(), *(o.expression for o in analysis.observables.values())]
-    if weighted:  # corrections per event
-        others += [e for c in analysis.corrections.values() if c.object is None for e in c.expressions]
-    for expression in others:
-        for name in expression.names - known:
-            lacking(name, expression.where)
-    return unresolved
 
 
 def _check_generator_weights(chunk: ak.Array, sample: Sample, path: str, *, first_entry: int) -> None:
@@ -466,23 +366,21 @@ def _weights(analysis, scope, generator_weight, is_simulation, *, varied) -> dic
 
 def _fill(analysis: Analysis, filler: HistogramFiller, scope: Scope, regions, weights) -> None:
     """Fill every observable in every region: ``regions`` are masks over the events of
-    ``scope`` (those passing all cuts), ``weights`` their weights by variation."""
+    ``scope`` (those passing all cuts), ``weights`` their weights by variation. The observables
+    of a region are filled together (:meth:`HistogramFiller.fill_region`)."""
     if not any(in_region.any() for in_region in regions.values()):
         return
     kernel = scope.kernel
-    region_weights = {
-        region: {v: w[in_region] for v, w in weights.items()} for region, in_region in regions.items()
-    }
-    for name, observable in analysis.observables.items():
-        value = _observable_value(scope, observable)
-        for region, in_region in regions.items():
+    evaluated = {name: _observable_value(scope, o) for name, o in analysis.observables.items()}
+    for region, in_region in regions.items():
+        rows = np.flatnonzero(in_region)  # the events of per-event values: one array, shared
+        columns = {}
+        for name, value in evaluated.items():
             values, events = kernel.histogram_values(value, in_region)
-            if events is None:
-                chosen = region_weights[region]
-            else:
-                chosen = {v: w[events] for v, w in weights.items()}
             if len(values):
-                filler.fill(name, region=region, values=values, weights=chosen)
+                columns[name] = (values, rows if events is None else events)
+        if columns:
+            filler.fill_region(region, columns, weights)
 
 
 def _observable_value(scope: Scope, observable: Observable) -> Any:

@@ -32,6 +32,8 @@ def selection_settings(context: StepContext, *, era: str | None = None) -> dict[
     settings = {
         **{key: config[key] for key in ("selection", "scale_factors", "variations", "corrections")
            if key in config},
+        # the CPUs of the job change no number: a new value must rerun no job
+        "selection": {k: v for k, v in config["selection"].items() if k != "threads"},
         "histograms": {
             name: {key: value for key, value in spec.items() if key not in DRAWING_KEYS}
             for name, spec in sorted(histograms.items())
@@ -91,6 +93,14 @@ def _staged_corrections(analysis: Mapping[str, Any], files: list[str]) -> Mappin
     return {**analysis, "corrections": corrections}
 
 
+def job_threads() -> int:
+    """The CPUs of this job: snakemake sets OMP_NUM_THREADS to a job's threads (the rule
+    select's: selection.threads), locally, in containers and on Slurm or Kubernetes; 1 without
+    it (``snakehep select``) or if it is not a positive number."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
 def select_group(
     analysis: Mapping[str, Any],
     *,
@@ -98,6 +108,7 @@ def select_group(
     inputs: Sequence[str | os.PathLike],
     output: str | os.PathLike,
     show_progress: bool = False,
+    threads: int | None = None,
 ) -> None:
     """One selection job: select and histogram a group of input files, one after the other.
 
@@ -106,7 +117,7 @@ def select_group(
     files for this job. Each file's result is added exactly to the job's partial result
     (:mod:`snakehep.histograms.partials`), so the grouping does not change any number.
     ``show_progress``: each file's events done, on a terminal (``snakehep select``; never in a
-    rule's job).
+    rule's job). ``threads``: the job's CPUs (None: :func:`job_threads`).
     """
     from snakehep.histograms.partials import Partial
     from snakehep.selection.processing import compile_analysis, process_file
@@ -118,7 +129,8 @@ def select_group(
     partial = Partial(sample.name, compiled.cutflow_steps(sample))
     for path in inputs:
         try:
-            result = process_file(compiled, sample, str(path), show_progress=show_progress)
+            result = process_file(compiled, sample, str(path), show_progress=show_progress,
+                                  threads=threads or job_threads())
         except UnreadableFileError as err:
             if not skip_bad_files:
                 raise UnreadableFileError(
