@@ -33,8 +33,12 @@ import yaml
 from snakehep.analysis.config import load_config, validate
 from snakehep.analysis.samples import load_samples
 from snakehep.demo import generator as demo
-from snakehep.selection.branch_plan import plan_file
 from snakehep.selection.processing import compile_analysis, process_file
+
+try:
+    from snakehep.selection.branch_plan import plan_file
+except ImportError:  # a core from before the split (selection_ab.sh runs this script on it)
+    from snakehep.selection.processing import _plan as plan_file
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = {"dimuon": "dy_m120to400", "ttbar": "ttbar"}  # analysis shape -> demo sample

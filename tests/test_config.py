@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import yaml
 from snakehep.analysis.config import SCHEMA_PATH, load_config, validate
@@ -85,3 +87,22 @@ def test_process_without_samples_is_an_error_naming_it(analysis_config):
     analysis_config["samples"].pop("diboson")
     with pytest.raises(ConfigError, match=r"processes.diboson: no sample has this process"):
         validate(analysis_config)
+
+
+def test_config_files_layer_as_snakemakes_configfiles():
+    """merged_config (the notebook's reading of config/config.yaml plus --configfile files) gives
+    what snakemake's own update_config gives."""
+    from snakemake.utils import update_config
+
+    from snakehep.analysis.config import merged_config
+
+    base = {"luminosity": 10000.0, "demo": {"seed": 1, "events_per_file": 20000},
+            "plots": {"signals": ["a", "b"]}, "samples": {"x": {"xsec": 1.0, "inputs": ["p"]}}}
+    layer = {"luminosity": 1000.0, "demo": {"events_per_file": 1500}, "plots": {"signals": ["c"]},
+             "samples": {"x": {"inputs": ["q", "r"]}, "y": {"xsec": 2.0}}}
+    expected = copy.deepcopy(base)
+    update_config(expected, layer)
+    merged = merged_config(base, layer)
+    assert merged == expected and merged["demo"] == {"seed": 1, "events_per_file": 1500}
+    merged["samples"]["x"]["inputs"].append("s")
+    assert layer["samples"]["x"]["inputs"] == ["q", "r"]  # a copy, not the layer's lists

@@ -6,10 +6,11 @@ import math
 
 import hist
 import matplotlib.pyplot as plt
+import mplhep
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
-from snakehep.plotting import distributions, fits, limits
+from snakehep.plotting import distributions, fits, limits, style
 from snakehep.statistics.results import FitRecord, LimitSummary, Ranking
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -310,3 +311,71 @@ def test_plot_ranking_short_and_empty(tmp_path):
     assert len([p for p in fig.axes[0].patches if p.get_gid() == "impact_prefit_up"]) == 3
     fits.plot_ranking(Ranking(()), output=tmp_path / "empty.png")
     assert_png(tmp_path / "empty.png")
+
+
+# --------------------------------------------------------------------------- correlations
+
+
+def correlated_fit() -> FitRecord:
+    """Four parameters: mu and lumi correlated by 0.6, muon_sf weakly with both, norm_ttbar
+    fixed in the fit (error 0) with a spurious entry that must not count."""
+    parameters = [dict(p) for p in fit_result()["parameters"]]
+    parameters[1]["error"] = 0.0  # norm_ttbar fixed
+    correlation = [[1.0, 0.9, 0.6, 0.05], [0.9, 1.0, 0.0, 0.0], [0.6, 0.0, 1.0, -0.08], [0.05, 0.0, -0.08, 1.0]]
+    rest = {"twice_nll": 0.0, "converged": True, "asimov": False, "yields": {},
+            "asimov_fit": {"twice_nll": 0.0, "parameters": []}}
+    return FitRecord.from_dict({**rest, "poi": "mu", "parameters": parameters, "correlation": correlation})
+
+
+def test_correlated_parameters_by_threshold_without_fixed_ones():
+    fit = correlated_fit()
+    assert fits.correlated_parameters(fit, threshold=0.0) == [0, 2, 3]
+    assert fits.correlated_parameters(fit, threshold=0.07) == [0, 2, 3]
+    assert fits.correlated_parameters(fit, threshold=0.1) == [0, 2]
+    assert fits.correlated_parameters(fit, threshold=0.7) == []
+
+
+def test_plot_correlations_draws_the_kept_submatrix(tmp_path):
+    output = tmp_path / "correlations.png"
+    fig = fits.plot_correlations(correlated_fit(), output=output, threshold=0.1)
+    ax = fig.axes[0]
+    (image,) = [artist for artist in ax.images if artist.get_gid() == "correlation"]
+    np.testing.assert_array_equal(image.get_array(), [[1.0, 0.6], [0.6, 1.0]])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["mu", "lumi"]
+    assert sorted(t.get_text() for t in ax.texts if t.get_text()[:1] in "01-") == ["0.60", "0.60", "1.00", "1.00"]
+    assert_png(output)
+    assert_no_temporary_files(tmp_path)
+
+
+# --------------------------------------------------------------------------- the experiment's label
+
+
+def label_texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.texts if t.get_text()]
+
+
+@pytest.mark.parametrize(("label", "with_data", "without_data"), [
+    (style.ExperimentLabel(), ["snakehep", "Demo"], ["snakehep", "Simulation Demo"]),
+    (style.ExperimentLabel("CMS", "Preliminary"), ["CMS", "Preliminary"], ["CMS", "Simulation Preliminary"]),
+    (style.ExperimentLabel("ATLAS", "Internal", 13.6), ["ATLAS", "Internal"], ["ATLAS", "Simulation Internal"]),
+    (style.ExperimentLabel("none", ""), [], ["Simulation"]),
+], ids=["default", "CMS", "ATLAS", "none"])
+def test_the_experiments_label_with_and_without_data(tmp_path, label, with_data, without_data):
+    """The config's plots.label on a stack with data (luminosity and energy on the right) and
+    without (mplhep adds "Simulation", once)."""
+    stack, data, _ = stack_inputs()
+    for shown, expected in ((data, with_data), (None, without_data)):
+        fig = distributions.plot_stack(stack=stack, data=shown, output=tmp_path / "m.png", xlabel="m",
+                                       luminosity_pb=10000.0, label=label)
+        texts = label_texts(fig.axes[0])
+        energy = f"({label.energy_tev:g} TeV)"
+        (right,) = [t for t in texts if t.endswith(energy)]
+        assert right.startswith("10 ")  # fb^-1: the simulation is normalised to it too
+        assert [t for t in texts if t != right and t != "SR"] == expected
+
+
+def test_the_label_comes_from_the_config_and_atlas_plots_in_atlas_style():
+    label = style.ExperimentLabel.of({"label": {"experiment": "ATLAS", "text": "Internal"}})
+    assert label == style.ExperimentLabel("ATLAS", "Internal", 13.0)
+    assert label.style is mplhep.style.ATLAS and style.ExperimentLabel().style is mplhep.style.CMS
+    assert style.ExperimentLabel.of({}) == style.ExperimentLabel("snakehep", "Demo", 13.0)

@@ -5,15 +5,19 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import math
+import re
 import subprocess
 import sys
 import zlib
 from pathlib import Path
 
+import docutils.core
 import numpy as np
 import pytest
+import system_programs
 import yaml
 from analysis_copy import copy_analysis, job_counts
+from report_browser import chromium, open_report, severe_messages, walk_category
 from snakehep.analysis.samples import load_samples
 from snakehep.histograms.store import read_store
 
@@ -275,3 +279,95 @@ def test_the_published_likelihood_read_back_gives_the_limits_of_the_limit_rule(w
         assert point["mu_obs"] == pytest.approx(limit["mu"]["obs"], rel=1e-9)
         assert point["mu_exp"] == pytest.approx(limit["mu"]["exp"], rel=1e-9)
     assert (workdir / "results/reinterpretation/scan.csv").read_text().count("\n") == len(signals) + 1
+
+
+def _cell_text(notebook, tag: str) -> str:
+    """The printed output of the code cell tagged ``tag``."""
+    (cell,) = [c for c in notebook.cells if tag in c.metadata.get("tags", [])]
+    return "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
+
+
+def test_the_notebook_runs_top_to_bottom_on_the_results(workflow_run):
+    """notebooks/explore.ipynb, executed as a new analysis carries it (in notebooks/, the workflow
+    run above it): every cell runs; the limits it prints are summary.json's; its what-if fit of the
+    unedited workspace gives the fit and limit rules' numbers, and a systematic removed does not
+    weaken the expected limit; the coarser binning keeps every event."""
+    import nbclient
+    import nbformat
+
+    workdir, config = workflow_run
+    (workdir / "notebooks").mkdir(exist_ok=True)
+    notebook = nbformat.read(REPO / "notebooks" / "explore.ipynb", as_version=4)
+    (parameters,) = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    parameters.source += '\nconfig_files = ["config/config.yaml", "tiny.yaml"]'  # as the run above
+    nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(workdir / "notebooks")}}).execute()
+
+    summary = json.loads((workdir / "results/limits/summary.json").read_text())
+    printed = re.findall(r"^(\S+) m=\S+ GeV: mu < (\S+) observed, (\S+) expected", _cell_text(notebook, "limits"), re.M)
+    assert [(s, float(obs), float(exp)) for s, obs, exp in printed] == [
+        (p["signal"], p["mu"]["obs"], p["mu"]["exp"][2]) for p in summary["points"]]
+
+    fit_signal = config["inference"]["fit_signal"]
+    fit = json.loads((workdir / f"results/fits/{fit_signal}.json").read_text())
+    mu = next(p for p in fit["parameters"] if p["name"] == "mu")
+    limit = json.loads((workdir / f"results/limits/{fit_signal}.json").read_text())["mu"]
+    rows = re.findall(r"^(.*): mu = (\S+) ± (\S+), limit (\S+) observed, (\S+) expected$",
+                      _cell_text(notebook, "what-if"), re.M)
+    numbers = {name: [float(value) for value in values] for name, *values in rows}
+    assert list(numbers) == ["as the workflow fitted it", "without lumi", "with muon_id fixed at 0"]
+    assert numbers["as the workflow fitted it"] == pytest.approx(
+        [mu["value"], mu["error"], limit["obs"], limit["exp"][2]], rel=1e-5, abs=1e-9)
+    assert numbers["without lumi"][3] <= numbers["as the workflow fitted it"][3]
+    assert numbers["without lumi"] != numbers["as the workflow fitted it"]
+
+    bins = len(config["histograms"][config["inference"]["observable"]]["edges"]) - 1
+    (line,) = re.findall(r"^\w+: (\d+) bins -> (\d+); events (\S+) -> (\S+)$", _cell_text(notebook, "rebinning"), re.M)
+    assert int(line[0]) == bins and int(line[1]) == (bins + 1) // 2 and line[2] == line[3]
+    assert "set histograms.mll.edges and rerun snakemake" in _cell_text(notebook, "rebinning")
+
+
+def first_sentence(caption: Path) -> str:
+    """The first sentence of a caption's text as docutils reads it (what the report shows)."""
+    text = caption.read_text(encoding="utf-8")
+    tree = docutils.core.publish_doctree(text, settings_overrides={"report_level": 5})  # quietly
+    return re.split(r"(?<=\.) ", " ".join(tree.astext().split()))[0]
+
+
+def test_the_report_renders_in_a_browser(workflow_run):
+    """The report in headless Chromium, walked through its menu (report_browser.py): the categories
+    of the rules' report() outputs, each result with its caption (the first sentence of its
+    workflow/report/*.rst, read from the rules), every plot loaded as an image, the provenance page
+    and the cutflow tables there, and no error in the browser's console."""
+    system_programs.require("chromium", "chromedriver")
+    workdir, config = workflow_run
+    snakemake(workdir, "--report", "report.html")
+    captions: dict[str, set[str]] = {}
+    for rules in (workdir / "workflow" / "rules").glob("*.smk"):
+        for name, category in re.findall(r'caption="\.\./report/(\w+\.rst)",\s*category="(\w+)"',
+                                         rules.read_text()):
+            captions.setdefault(category, set()).add(first_sentence(workdir / "workflow" / "report" / name))
+    with chromium() as driver:
+        categories = open_report(driver, workdir / "report.html")
+        walked = {category: walk_category(driver, category) for category in categories}
+        errors = severe_messages(driver)
+    assert categories == ["Cutflow", "Distributions", "Fit", "Limits", "Provenance"]  # no reinterpretation here
+    for category, results in walked.items():
+        shown = [result.caption for result in results]
+        for sentence in captions[category]:
+            assert any(sentence in caption for caption in shown), (category, sentence, shown)
+        for result in results:
+            assert result.caption and any(sentence in result.caption for sentence in captions[category]), \
+                (category, result)
+            assert "System Message" not in result.caption, (category, result)  # docutils' complaint
+            assert result.loaded and not result.broken_images, (category, result)
+            assert result.inside is not False, (category, result)  # the whole plot, its label too
+            kind = {".png": "image", ".html": "html"}.get(Path(result.path).suffix, "download")
+            assert result.shown == kind, (category, result)
+    plots = {category: sorted(result.path for result in walked[category]) for category in walked}
+    assert plots["Distributions"] == sorted(f"results/plots/{region}_{observable}.png"
+                                            for region in ("SR", "CR_ttbar") for observable in config["histograms"])
+    assert plots["Fit"] == sorted(f"results/plots/{name}.png"
+                                  for name in ("pulls", "ranking", "postfit_SR", "postfit_CR_ttbar"))
+    assert plots["Limits"] == ["results/plots/brazil.png"]
+    assert errors == []

@@ -273,8 +273,9 @@ def check_duplicate_keys(text: str, *, source: str) -> None:
             stack.append((value, f"{where}.{name}" if where else name))
 
 
-def load_config(path: str | os.PathLike) -> dict:
-    """Read a YAML config file and validate it; errors name the file and the key."""
+def read_config(path: str | os.PathLike) -> dict:
+    """A YAML config file as a mapping, not yet validated (it may be a part of the config, as
+    the files snakemake's ``--configfile`` layers over config/config.yaml are)."""
     try:
         with open(path, encoding="utf-8") as stream:
             text = stream.read()
@@ -286,6 +287,25 @@ def load_config(path: str | os.PathLike) -> dict:
         raise ConfigError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(analysis, dict):
         raise ConfigError(f"{path}: the config must be a mapping of keys")
+    return analysis
+
+
+def merged_config(*analyses: Mapping[str, Any]) -> dict:
+    """Config files layered as snakemake layers the files of ``--configfile``: mappings merged
+    key by key, any other value replaced by the later file's."""
+    merged: dict = {}
+    for analysis in analyses:
+        for key, value in analysis.items():
+            if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+                merged[key] = merged_config(merged[key], value)
+            else:
+                merged[key] = _copy(value)
+    return merged
+
+
+def load_config(path: str | os.PathLike) -> dict:
+    """Read a YAML config file and validate it; errors name the file and the key."""
+    analysis = read_config(path)
     try:
         return validate(analysis)
     except ConfigError as err:

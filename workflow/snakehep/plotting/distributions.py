@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from snakehep.plotting.style import STYLE, _experiment_label, _save  # noqa: E402
+from snakehep.plotting.style import ExperimentLabel, _experiment_label, _save  # noqa: E402
 
 __all__ = ["RATIO_LIMITS", "ratio_with_uncertainty", "poisson_interval", "plot_stack"]
 
@@ -118,6 +118,7 @@ def plot_stack(
     log_y: bool = False,
     uncertainty: np.ndarray | None = None,
     uncertainty_label: str = "MC stat. unc.",
+    label: ExperimentLabel = ExperimentLabel(),
 ) -> Figure:
     """Stacked MC (first entry at the bottom) with data points, signal lines and a data/MC ratio panel.
 
@@ -146,7 +147,7 @@ def plot_stack(
         if band.shape != (nbins,):
             raise ValueError(f"uncertainty has shape {band.shape}, expected ({nbins},)")
 
-    with plt.style.context(STYLE):
+    with plt.style.context(label.style):
         fig, (ax, rax) = plt.subplots(
             2, 1, figsize=(10, 10), sharex=True, gridspec_kw={"height_ratios": (3, 1), "hspace": 0.05}
         )
@@ -226,7 +227,7 @@ def plot_stack(
         ax.set_xlim(edges[0], edges[-1])
         ax.set_ylabel(ylabel)
         ax.legend(handles, legend_labels, loc="upper right", ncols=2 if len(handles) > 7 else 1, fontsize="small")
-        _experiment_label(ax, data=data is not None, luminosity_pb=luminosity_pb, loc=0)
+        _experiment_label(ax, label=label, data=data is not None, luminosity_pb=luminosity_pb, loc=0)
         if region_label:
             ax.text(0.04, 0.95, region_label, transform=ax.transAxes, fontsize="medium", va="top", ha="left",
                     gid="region_label")

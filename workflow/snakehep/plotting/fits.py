@@ -1,7 +1,9 @@
-"""Fit plots: post-fit pulls of the nuisance parameters and their impact ranking on the POI.
+"""Fit plots: post-fit pulls of the nuisance parameters, their correlations and their impact
+ranking on the POI.
 
-Owns :func:`plot_pulls` (from the fit's record, :class:`snakehep.statistics.results.FitRecord`)
-and :func:`plot_ranking` (from the ranking's, :class:`snakehep.statistics.results.Ranking`).
+Owns :func:`plot_pulls` and :func:`plot_correlations` (from the fit's record,
+:class:`snakehep.statistics.results.FitRecord`) and :func:`plot_ranking` (from the ranking's,
+:class:`snakehep.statistics.results.Ranking`).
 Output and label conventions: :mod:`snakehep.plotting.style`.
 """
 
@@ -21,10 +23,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from snakehep.plotting.style import STYLE, _experiment_label, _save  # noqa: E402
+from snakehep.plotting.style import ExperimentLabel, _experiment_label, _save  # noqa: E402
 from snakehep.statistics.results import FitRecord, Ranking  # noqa: E402
 
-__all__ = ["plot_pulls", "plot_ranking"]
+__all__ = ["plot_pulls", "plot_correlations", "plot_ranking"]
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,8 @@ def _is_staterror(name: str) -> bool:
     return name.startswith("staterror")
 
 
-def plot_pulls(fit: FitRecord, *, output: str | os.PathLike, include: Callable[[str], bool] | None = None) -> Figure:
+def plot_pulls(fit: FitRecord, *, output: str | os.PathLike, include: Callable[[str], bool] | None = None,
+               label: ExperimentLabel = ExperimentLabel()) -> Figure:
     """Post-fit pulls ``(value − prefit_value) / prefit_error`` of the constrained parameters.
 
     One row per constrained parameter (input order, top to bottom) with ``error / prefit_error``
@@ -63,7 +66,7 @@ def plot_pulls(fit: FitRecord, *, output: str | os.PathLike, include: Callable[[
         rows.append((p.name, pull, float(p.error) / float(prefit_error)))
 
     n = len(rows)
-    with plt.style.context(STYLE):
+    with plt.style.context(label.style):
         height = max(5.0, 0.45 * n + 2.5)
         fig, (ax, tax) = plt.subplots(1, 2, figsize=(12, height), gridspec_kw={"width_ratios": (3, 1.2), "wspace": 0.05})
         y = np.arange(n)[::-1].astype(float)
@@ -81,7 +84,7 @@ def plot_pulls(fit: FitRecord, *, output: str | os.PathLike, include: Callable[[
         ax.set_xlabel(r"$(\hat{\theta} - \theta_0) / \Delta\theta$")
         if not rows:
             ax.text(0.5, 0.5, "no constrained parameters", transform=ax.transAxes, ha="center", va="center")
-        _experiment_label(ax, data=True, luminosity_pb=None, loc=0)
+        _experiment_label(ax, label=label, data=True, luminosity_pb=None, loc=0)
 
         tax.axis("off")
         lines = ["Free parameters:"] if free else ["No free parameters"]
@@ -96,6 +99,46 @@ def plot_pulls(fit: FitRecord, *, output: str | os.PathLike, include: Callable[[
     return fig
 
 
+def correlated_parameters(fit: FitRecord, *, threshold: float) -> list[int]:
+    """Indices of the fitted parameters with a correlation of at least ``threshold`` (in
+    absolute value) with another fitted parameter; parameters fixed in the fit (error 0) are left
+    out."""
+    correlation = np.abs(np.asarray(fit.correlation, dtype=float))
+    np.fill_diagonal(correlation, 0.0)
+    fitted = np.array([p.error is not None and float(p.error) > 0 for p in fit.parameters])
+    correlation[:, ~fitted] = 0.0
+    return [int(i) for i in np.flatnonzero(fitted & (correlation.max(axis=1, initial=0.0) >= threshold))]
+
+
+def plot_correlations(fit: FitRecord, *, output: str | os.PathLike, threshold: float = 0.0,
+                      label: ExperimentLabel = ExperimentLabel()) -> Figure:
+    """The post-fit correlation matrix of the parameters correlated with another by at least
+    ``threshold`` (all fitted parameters by default; with many ``staterror`` parameters a
+    threshold of 0.1-0.2 keeps the matrix readable), values written in the cells."""
+    kept = correlated_parameters(fit, threshold=threshold)
+    names = [fit.parameters[i].name for i in kept]
+    matrix = np.asarray(fit.correlation, dtype=float)[np.ix_(kept, kept)]
+    n = len(kept)
+    with plt.style.context(label.style):
+        size = max(6.0, 0.6 * n + 3.0)
+        fig, ax = plt.subplots(figsize=(size, size))
+        image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r", gid="correlation")
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="Correlation")
+        ax.set_xticks(np.arange(n), names, rotation=90, fontsize="x-small")
+        ax.set_yticks(np.arange(n), names, fontsize="x-small")
+        ax.tick_params(which="minor", bottom=False, top=False, left=False, right=False)
+        if n <= 25:
+            for (row, column), value in np.ndenumerate(matrix):
+                ax.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize="xx-small",
+                        color="white" if abs(value) > 0.6 else "black")
+        if n == 0:
+            ax.text(0.5, 0.5, f"no correlation of {threshold:g} or more", transform=ax.transAxes,
+                    ha="center", va="center")
+        _experiment_label(ax, label=label, data=True, luminosity_pb=None, loc=0)
+        _save(fig, output)
+    return fig
+
+
 # --------------------------------------------------------------------------- ranking
 
 
@@ -104,7 +147,8 @@ def _number(value: Any) -> float:
 
 
 def plot_ranking(
-    ranking: Ranking, *, output: str | os.PathLike, poi_label: str = r"$\hat{\mu}$", top: int = 15
+    ranking: Ranking, *, output: str | os.PathLike, poi_label: str = r"$\hat{\mu}$", top: int = 15,
+    label: ExperimentLabel = ExperimentLabel(),
 ) -> Figure:
     """Impact of the ``top`` first parameters on the POI (as in cabinetry's ranking plot).
 
@@ -124,7 +168,7 @@ def plot_ranking(
     post_up, post_down = column("impact_postfit_up"), column("impact_postfit_down")
     pulls, pull_errors = column("pull"), column("pull_error")
 
-    with plt.style.context(STYLE):
+    with plt.style.context(label.style):
         height = max(5.0, 0.5 * n + 3.0)
         fig, ax = plt.subplots(figsize=(10, height))
         up_color, down_color = "#3f90da", "#e42536"

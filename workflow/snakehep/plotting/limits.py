@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from snakehep.plotting.style import STYLE, _experiment_label, _save  # noqa: E402
+from snakehep.plotting.style import ExperimentLabel, _experiment_label, _save  # noqa: E402
 from snakehep.statistics.results import LimitSummary  # noqa: E402
 
 __all__ = ["plot_brazil"]
@@ -35,6 +35,7 @@ def plot_brazil(
     xlabel: str = r"$m_{Z'}$ [GeV]",
     ylabel: str = r"95% CL limit on $\sigma \times \mathcal{B}$ [fb]",
     luminosity_pb: float | None = None,
+    label: ExperimentLabel = ExperimentLabel(),
 ) -> Figure:
     """Observed and expected (±1σ, ±2σ) σ×B limits versus mass with the signal cross-section.
 
@@ -51,7 +52,7 @@ def plot_brazil(
     observed = np.array([_limit_value(p.xsec_limit_fb.obs) for p in points])
     xsec = np.array([_limit_value(p.xsec_fb) for p in points])
 
-    with plt.style.context(STYLE):
+    with plt.style.context(label.style):
         fig, ax = plt.subplots(figsize=(10, 9))
         band2 = ax.fill_between(mass, expected[:, 0], expected[:, 4], color="#ffcc00", linewidth=0,
                                 label=r"$\pm 2\sigma$ expected", gid="band_2sigma")
@@ -84,6 +85,6 @@ def plot_brazil(
         cl = summary.cl
         title = f"{100 * cl:.0f}% CL$_s$" if isinstance(cl, int | float) else None
         ax.legend(handles=handles, loc="upper right", title=title, fontsize="small")
-        _experiment_label(ax, data=True, luminosity_pb=luminosity_pb, loc=0)
+        _experiment_label(ax, label=label, data=True, luminosity_pb=luminosity_pb, loc=0)
         _save(fig, output)
     return fig

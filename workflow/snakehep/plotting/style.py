@@ -9,9 +9,12 @@ Output format: the suffix of ``output`` decides (``.png``, ``.pdf`` or ``.svg``)
 written at :data:`DPI`. When ``output`` is a PDF, a PNG with the same stem is written beside it
 as well (for reports and quick viewing).
 
-All plots use the mplhep CMS style (:data:`STYLE`, applied in a style context, so the global
-rcParams are left alone) and the label from :func:`mplhep.label.exp_label`: "snakehep Demo" with
-the luminosity for anything built from data, "snakehep Simulation" for MC-only plots.
+Every plot takes an :class:`ExperimentLabel` (the config's ``plots.label``): the experiment's
+name and the text after it, with the luminosity and the centre-of-mass energy on the right
+(mplhep's labels; "Simulation" is added for plots without data). CMS and ATLAS get their
+experiment's label and mplhep style, anything else mplhep's CMS style (applied in a style
+context, so the global rcParams are left alone); ``experiment="none"`` (a private analysis)
+draws no name. The default is the demo's, "snakehep Demo".
 
 Artists that tests and callers may want to find carry a ``gid`` (``artist.get_gid()``), e.g.
 ``"stack:dy"``, ``"data"``, ``"observed"``, ``"pull:alpha_lumi"``.
@@ -26,6 +29,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +43,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from snakehep.io import atomic_path  # noqa: E402
 
-__all__ = ["DPI", "COM_TEV", "EXPERIMENT", "LABEL_TEXT", "STYLE"]
+__all__ = ["DPI", "COM_TEV", "EXPERIMENT", "LABEL_TEXT", "STYLE", "ExperimentLabel"]
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +83,35 @@ def _lumi_fb(luminosity_pb: float | None) -> str | None:
     return f"{value:.3g}"
 
 
-def _experiment_label(ax: Any, *, data: bool, luminosity_pb: float | None, loc: int = 0) -> None:
-    mplhep.label.exp_label(
-        exp=EXPERIMENT,
-        text=LABEL_TEXT if data else "Simulation",
-        data=data,
-        lumi=_lumi_fb(luminosity_pb),
-        com=COM_TEV,
-        loc=loc,
-        ax=ax,
-    )
+@dataclass(frozen=True)
+class ExperimentLabel:
+    """The label of every plot: ``experiment`` (``"CMS"``, ``"ATLAS"``, ``"none"`` or any name),
+    the ``text`` after it (``"Preliminary"``, ``"Internal"``, ...) and the centre-of-mass
+    energy in TeV."""
+
+    experiment: str = EXPERIMENT
+    text: str = LABEL_TEXT
+    energy_tev: float = COM_TEV
+
+    @classmethod
+    def of(cls, plots: Mapping[str, Any]) -> ExperimentLabel:
+        """The label of the config's ``plots`` section (its ``label`` entry; defaults above)."""
+        label = plots.get("label", {})
+        return cls(label.get("experiment", EXPERIMENT), label.get("text", LABEL_TEXT),
+                   float(label.get("energy_tev", COM_TEV)))
+
+    @property
+    def style(self) -> dict[str, Any]:
+        return mplhep.style.ATLAS if self.experiment == "ATLAS" else STYLE
+
+
+def _experiment_label(ax: Any, *, label: ExperimentLabel, data: bool, luminosity_pb: float | None,
+                      loc: int = 0) -> None:
+    options = {"data": data, "lumi": _lumi_fb(luminosity_pb), "com": f"{label.energy_tev:g}", "loc": loc, "ax": ax}
+    if label.experiment == "CMS":
+        mplhep.cms.label(label.text, **options)
+    elif label.experiment == "ATLAS":
+        mplhep.atlas.label(label.text, **options)
+    else:
+        experiment = "" if label.experiment == "none" else label.experiment
+        mplhep.label.exp_label(exp=experiment, text=label.text, **options)

@@ -24,6 +24,7 @@ def params(context: StepContext, wildcards: Mapping[str, str]) -> dict[str, Any]
         **({"luminosity": context.luminosity, "channel_luminosity": context.channel_luminosities}
            if context.eras else {}),
         "inference": {k: inference[k] for k in ("observable", "fit_signal") if k in inference},
+        "plots": {k: v for k, v in config.get("plots", {}).items() if k == "label"},
         "histograms": ({observable: {"label": config["histograms"][observable]["label"]}}
                        if observable in config["histograms"] else {}),
     }
@@ -54,9 +55,12 @@ def plot_fit(
     from snakehep.plotting.distributions import plot_stack
     from snakehep.plotting.fits import plot_pulls, plot_ranking
 
+    from snakehep.plotting.style import ExperimentLabel
+
+    experiment = ExperimentLabel.of(analysis.get("plots", {}))
     result = FitRecord.read(fit_result)
-    plt.close(plot_pulls(result, output=pulls_output))
-    plt.close(plot_ranking(Ranking.read(ranking), output=ranking_output))
+    plt.close(plot_pulls(result, output=pulls_output, label=experiment))
+    plt.close(plot_ranking(Ranking.read(ranking), output=ranking_output, label=experiment))
     edges = Binning.read(binning).channels
     processes = analysis["processes"]
     observable = analysis["inference"]["observable"]
@@ -84,6 +88,7 @@ def plot_fit(
             log_y=True,
             uncertainty=np.asarray(yields["total_uncertainty"]),
             uncertainty_label="Post-fit unc.",
+            label=experiment,
             output=path,
         )
         plt.close(figure)

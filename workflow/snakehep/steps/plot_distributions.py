@@ -51,6 +51,7 @@ def plot_distributions(
 
     from snakehep.histograms.store import read_store, sum_eras
     from snakehep.plotting.distributions import plot_stack
+    from snakehep.plotting.style import ExperimentLabel
 
     store = read_store(merged)
     if analysis.get("eras"):  # groups {group}@{era}: summed over the eras
@@ -92,6 +93,7 @@ def plot_distributions(
                 luminosity_pb=float(analysis["luminosity"]),
                 region_label=region,
                 log_y=spec.get("log_y", False),
+                label=ExperimentLabel.of(analysis.get("plots", {})),
                 output=path,
             )
             plt.close(figure)
