@@ -379,3 +379,22 @@ def test_the_label_comes_from_the_config_and_atlas_plots_in_atlas_style():
     assert label == style.ExperimentLabel("ATLAS", "Internal", 13.0)
     assert label.style is mplhep.style.ATLAS and style.ExperimentLabel().style is mplhep.style.CMS
     assert style.ExperimentLabel.of({}) == style.ExperimentLabel("snakehep", "Demo", 13.0)
+
+
+@pytest.mark.parametrize("log_y", [False, True], ids=["linear", "log"])
+def test_the_legend_hides_no_data_point_nor_stack(tmp_path, log_y):
+    """A flat distribution filling the whole width (as a muon's eta): the y range grows until
+    the legend's box holds no data point and no top of a stacked bar."""
+    flat = weighted_hist([900.0, 1000.0, 1100.0, 1000.0])
+    data = weighted_hist([950.0, 1020.0, 1080.0, 990.0])
+    signals = {f"signal_{i}": weighted_hist([10.0, 20.0, 30.0, 40.0]) for i in range(3)}
+    fig = distributions.plot_stack(stack={"dy": flat}, data=data, signals=signals, output=tmp_path / "eta.png",
+                                   xlabel="eta", luminosity_pb=1000.0, log_y=log_y)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    box = ax.get_legend().get_window_extent()
+    centres = 0.5 * (np.array(EDGES[:-1]) + np.array(EDGES[1:]))
+    high = data.values() + distributions.poisson_interval(data.values())[1] - data.values()
+    points = ax.transData.transform(np.column_stack([centres, high]))
+    tops = ax.transData.transform(np.column_stack([centres, flat.values()]))
+    assert not any(box.contains(x, y) for x, y in [*points, *tops])

@@ -227,6 +227,7 @@ def plot_stack(
         ax.set_xlim(edges[0], edges[-1])
         ax.set_ylabel(ylabel)
         ax.legend(handles, legend_labels, loc="upper right", ncols=2 if len(handles) > 7 else 1, fontsize="small")
+        mplhep.yscale_legend(ax, soft_fail=True, N=40)  # more head room where the legend would hide a bar or point
         _experiment_label(ax, label=label, data=data is not None, luminosity_pb=luminosity_pb, loc=0)
         if region_label:
             ax.text(0.04, 0.95, region_label, transform=ax.transAxes, fontsize="medium", va="top", ha="left",
