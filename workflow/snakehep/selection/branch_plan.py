@@ -4,20 +4,30 @@ with an error naming the sample, the file, the branch and the config key that ne
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import uproot
 
 from snakehep.analysis.samples import Sample
 from snakehep.errors import InputFileError
 from snakehep.selection import formats
-from snakehep.selection.cuts import BranchPlan, plan_branches, root_collection
+from snakehep.selection.cuts import BranchPlan, Selection, plan_branches, root_collection
 from snakehep.selection.formats import GENERATOR_WEIGHT
 from snakehep.selection.lumi_mask import LUMI_BRANCHES
 from snakehep.selection.semantics import FOUR_MOMENTUM
 
-if TYPE_CHECKING:
-    from snakehep.selection.processing import Analysis
+
+class Analysis(Protocol):
+    """What the plan reads of the compiled analysis (:class:`snakehep.selection.processing.Analysis`):
+    the selection, the observables, the scale factors and corrections and the shape variations,
+    for the branches each reads."""
+
+    selection: Selection
+    observables: Mapping[str, Any]
+    scale_factors: Mapping[str, Any]
+    corrections: Mapping[str, Any]
+    shape_variations: Mapping[str, Any]
 
 
 def plan_file(analysis: Analysis, sample: Sample, path: str, tree: Any) -> BranchPlan:

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import awkward as ak
 import numpy as np
@@ -26,10 +26,17 @@ from snakehep.errors import ConfigError, ExpressionError
 from snakehep.selection.expressions import Expression, UnknownName
 from snakehep.selection.semantics import FOUR_MOMENTUM, Kernel
 
-if TYPE_CHECKING:
-    from snakehep.selection.reuse import Reuse
-
 log = logging.getLogger(__name__)
+
+
+class Reuse(Protocol):
+    """What a shape variation's pass takes from the nominal pass (built by
+    :func:`snakehep.selection.reuse.plan_reuse`): the stages of the object selections split
+    for it, and whether a cached name or stage holds in the shifted pass too."""
+
+    stages: Mapping[str, tuple[Expression, ...]]
+
+    def unchanged(self, key: tuple[str, str]) -> bool: ...
 
 
 @dataclass(frozen=True)
