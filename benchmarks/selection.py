@@ -118,10 +118,12 @@ def time_bare(analysis, compiled, sample, path) -> float:
     return time.perf_counter() - started
 
 
-def time_snakehep(analysis, compiled, sample, path):
-    """(seconds, the file's cutflow)"""
+def time_snakehep(analysis, compiled, sample, path, threads: int = 1):
+    """(seconds, the file's cutflow); ``threads`` > 1: the job's CPUs (selection.threads: the
+    next chunk read while one is selected)."""
+    options = {"threads": threads} if threads > 1 else {}  # a core from before threads: 1 only
     started = time.perf_counter()
-    result = process_file(compiled, load_samples(analysis)[sample], str(path))
+    result = process_file(compiled, load_samples(analysis)[sample], str(path), **options)
     return time.perf_counter() - started, result.cutflow
 
 
@@ -142,6 +144,8 @@ def main() -> None:
     parser.add_argument("--compressions", nargs="+", default=["ZLIB:4", "LZ4:1", "ZSTD:5"])
     parser.add_argument("--repeat", type=int, default=3, help="runs of each, the median is kept")
     parser.add_argument("--no-coffea", action="store_true", help="skip coffea (dimuon)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPUs of the snakehep job (the bare read and coffea keep one)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -153,8 +157,8 @@ def main() -> None:
         sample, events = SAMPLES[shape], analysis["demo"]["events_per_file"]
         with_coffea = shape == "dimuon" and not args.no_coffea
         if n == 0:
-            print(f"{events} events per file, step size {compiled.step_size}, one core, "
-                  f"median of {args.repeat}")
+            print(f"{events} events per file, step size {compiled.step_size}, snakehep on "
+                  f"{args.threads} core(s), the bare read on one, median of {args.repeat}")
             print(f"{'compression':<12}{'analysis':<9}{'bare ev/s':>11}{'snakehep ev/s':>15}"
                   f"{'snakehep/bare':>15}{'coffea ev/s':>13}{'coffea/snakehep':>17}")
         for compression in args.compressions:
@@ -162,7 +166,7 @@ def main() -> None:
             timings = {"bare": [], "snakehep": [], "coffea": []}
             for _ in range(args.repeat):  # interleaved, so that drifts hit all three alike
                 timings["bare"].append(time_bare(analysis, compiled, sample, path))
-                seconds, cutflows[shape] = time_snakehep(analysis, compiled, sample, path)
+                seconds, cutflows[shape] = time_snakehep(analysis, compiled, sample, path, args.threads)
                 timings["snakehep"].append(seconds)
                 if with_coffea:
                     timings["coffea"].append(time_coffea(analysis, compiled, path))
