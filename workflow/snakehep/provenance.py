@@ -122,7 +122,16 @@ def write_report_page(*, steps: Sequence[str | os.PathLike], inputs: str | os.Pa
         ["sample", "file", "bytes", "adler32"],
         [[sample, f["file"], f["bytes"], f["adler32"]]
          for sample, entries in files.items() for f in entries])]
-    write_text_atomic(Path(output), "<html><body>\n" + "\n".join(parts) + "\n</body></html>\n")
+    write_text_atomic(Path(output), f"<html><head>{_PAGE_HEAD}</head><body>\n" + "\n".join(parts)
+                      + "\n</body></html>\n")
+
+
+# Readable in the report's half-width frame: a sans-serif font as the report's, long digests
+# and package lists wrapped instead of running off the page.
+_PAGE_HEAD = ("<meta charset=\"utf-8\"><style>body{font-family:sans-serif;font-size:13px;margin:8px}"
+              "table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:2px 6px;"
+              "vertical-align:top;text-align:left;overflow-wrap:anywhere}"
+              "th,td:first-child{white-space:nowrap}th{background:#eee}</style>")
 
 
 def _built_from(info: Mapping[str, str] | None) -> str | None:
