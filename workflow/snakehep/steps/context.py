@@ -43,6 +43,12 @@ class StepContext:
         """The named top-level sections of the config (those it has)."""
         return {key: self.config[key] for key in keys if key in self.config}
 
+    def plot_label(self) -> dict[str, Any]:
+        """``{"plots": {"label": ...}}``: the config's label of every plot (plots.label), without
+        the rest of ``plots``, for the params of the plots that draw no signal."""
+        plots = self.config.get("plots", {})
+        return {"plots": {"label": plots["label"]} if "label" in plots else {}}
+
     def sample_fields(self, names, *fields: str) -> dict[str, dict[str, Any]]:
         """The given fields of the named samples' config entries (those they set)."""
         entries = self.config["samples"]

@@ -24,7 +24,7 @@ def params(context: StepContext, wildcards: Mapping[str, str]) -> dict[str, Any]
         **({"luminosity": context.luminosity, "channel_luminosity": context.channel_luminosities}
            if context.eras else {}),
         "inference": {k: inference[k] for k in ("observable", "fit_signal") if k in inference},
-        "plots": {k: v for k, v in config.get("plots", {}).items() if k == "label"},
+        **context.plot_label(),
         "histograms": ({observable: {"label": config["histograms"][observable]["label"]}}
                        if observable in config["histograms"] else {}),
     }
@@ -54,7 +54,6 @@ def plot_fit(
 
     from snakehep.plotting.distributions import plot_stack
     from snakehep.plotting.fits import plot_pulls, plot_ranking
-
     from snakehep.plotting.style import ExperimentLabel
 
     experiment = ExperimentLabel.of(analysis.get("plots", {}))

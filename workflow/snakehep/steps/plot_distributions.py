@@ -60,6 +60,7 @@ def plot_distributions(
     directory = Path(outputs[0]).parent
     samples = analysis.get("samples", {})  # only the signals' process and mass are read
     processes = analysis["processes"]
+    label = ExperimentLabel.of(analysis.get("plots", {}))
     backgrounds = [p for p, spec in processes.items() if spec["kind"] == "background"]
     signals = analysis.get("plots", {}).get("signals", [])
     regions = sorted({key[1] for key in store})
@@ -93,7 +94,7 @@ def plot_distributions(
                 luminosity_pb=float(analysis["luminosity"]),
                 region_label=region,
                 log_y=spec.get("log_y", False),
-                label=ExperimentLabel.of(analysis.get("plots", {})),
+                label=label,
                 output=path,
             )
             plt.close(figure)
