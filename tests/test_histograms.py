@@ -11,6 +11,7 @@ from snakehep.histograms.store import (
     HistogramStore,
     merge,
     read_store,
+    searchsorted_right,
     sequential_sum,
     write_store,
 )
@@ -102,6 +103,23 @@ def test_binning_as_boost_histogram(edges):
     bins = filler.store()[("SR", "x", "nominal")]
     assert np.allclose(bins.values, reference.view(flow=True).value, rtol=1e-13, atol=0)
     assert np.allclose(bins.variances, reference.view(flow=True).variance, rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("n_edges", [1, 5, 9, 64, 65])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.uint8])
+def test_bins_by_comparison_are_numpys_binary_search(n_edges, dtype):
+    """The scale factors' and histograms' bins: numpy's searchsorted, value for value (edges
+    and their neighbours, NaN, infinities, float32 values near float64 edges)."""
+    rng = np.random.default_rng(n_edges)
+    edges = np.unique(np.round(rng.uniform(-3.0, 200.0, n_edges), 1))
+    values = np.concatenate([
+        edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf),
+        [np.nan, np.inf, -np.inf, -0.0, 0.0, 0.9, 2.4], rng.uniform(-10.0, 250.0, 5000),
+    ])
+    values = values[np.isfinite(values)] if np.dtype(dtype).kind in "iu" else values
+    values = np.clip(values, 0, 255) if dtype is np.uint8 else values
+    values = values.astype(dtype)
+    assert np.array_equal(searchsorted_right(edges, values), np.searchsorted(edges, values, side="right"))
 
 
 def test_root_round_trip_readable_by_uproot_and_hist(tmp_path):

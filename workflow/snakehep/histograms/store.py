@@ -74,6 +74,26 @@ class HistogramStore(dict[Key, Bins]):
         return HistogramStore({(prefix, *key): bins for key, bins in self.items()})
 
 
+# Up to this many edges, one vectorised comparison per edge finds the bins of values several
+# times faster than numpy's binary search per value (scale factors: 5-10 edges).
+COMPARED_EDGES = 64
+
+
+def searchsorted_right(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(edges, values, side="right")`` for sorted float64 ``edges``: how many
+    edges are not above each value (all of them for NaN, which numpy sorts last)."""
+    values = np.asarray(values)
+    if len(edges) > COMPARED_EDGES or values.dtype.kind not in "fiu" or edges.dtype != np.float64:
+        return np.searchsorted(edges, values, side="right")
+    below = np.zeros(len(values), dtype=np.uint8)  # the edges above each value
+    is_below = np.empty(len(values), dtype=np.bool_)
+    for edge in edges:  # numpy float64 scalars: float32 values compare as float64, as numpy's search does
+        np.less(values, edge, out=is_below)
+        np.add(below, is_below.view(np.uint8), out=below)
+    bins = below.astype(np.intp)
+    return np.subtract(len(edges), bins, out=bins)
+
+
 class FlowBinning:
     """Bin index of values as boost's Variable axis gives it (upper bound on the edges), with
     0 the underflow and ``len(edges)`` the overflow (NaN included)."""
@@ -89,7 +109,7 @@ class FlowBinning:
 
     def index(self, values: np.ndarray) -> np.ndarray:
         if self._guess is None:
-            return np.searchsorted(self.edges, values, side="right")
+            return searchsorted_right(self.edges, values)
         bins = np.asarray(self._guess.index(values), dtype=np.intp) + 1
         bins -= values < self._lower[bins]
         bins += values >= self._upper[bins]

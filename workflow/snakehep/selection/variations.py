@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from snakehep.errors import ExpressionError
-from snakehep.histograms.store import NOMINAL
+from snakehep.histograms.store import NOMINAL, searchsorted_right
 from snakehep.selection.cuts import Scope
 from snakehep.selection.expressions import Expression
 from snakehep.selection.semantics import Kernel
@@ -64,7 +64,7 @@ class ScaleFactor:
         """Object factors ``{"nominal": ..., "up": ..., "down": ...}`` (or only ``keys``) for
         flat values."""
         flat = np.asarray(variable).astype(np.float64)
-        bins = np.clip(np.searchsorted(self.edges, flat, side="right") - 1, 0, len(self.values) - 1)
+        bins = np.clip(searchsorted_right(self.edges, flat) - 1, 0, len(self.values) - 1)
         factors = {}
         for key in keys:
             factors[key] = self.values[bins]
