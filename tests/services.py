@@ -595,18 +595,28 @@ class SlurmCluster:
         slurmd.kill()
         slurmd.wait()
         self.processes.remove(slurmd)
-        for pid in processes_of_jobs(jobs):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        kill_processes_of_jobs(jobs)
         return jobs
 
-    def start_requeued_jobs_now(self, jobs: list[int]) -> None:
+    def start_requeued_jobs_now(self, jobs: list[int], *, avoiding: str | None = None) -> None:
         """Slurm holds a requeued job for about two minutes (its begin time) before it may start
-        again; the tests lift that hold once the job is pending again."""
+        again; the tests lift that hold once the job is pending again. ``avoiding``: a node the
+        jobs must not run on (one just back from a crash: slurmctld of Slurm 22.05 was seen to
+        dump core when a job requeued from a node ran there again right after it returned)."""
         for job in jobs:
             wait_until(lambda: self._run(["squeue", "-h", "-j", str(job), "-o", "%T"]).stdout.strip()
                        in ("PENDING", ""), timeout=60, what=f"requeued job {job} pending")
-            self._run(["scontrol", "update", f"JobId={job}", "StartTime=now"])
+            if self._run(["squeue", "-h", "-j", str(job), "-o", "%T"]).stdout.strip() != "PENDING":
+                continue  # already gone
+            excluded = [f"ExcNodeList={avoiding}"] if avoiding else []
+            update = self._run(["scontrol", "update", f"JobId={job}", *excluded, "StartTime=now"])
+            assert update.returncode == 0, f"scontrol update of job {job}: {update.stderr}"
+
+    def wait_for(self, process: subprocess.Popen, *, timeout: float) -> None:
+        """Wait for ``process`` (a snakemake run), failing at once with the daemons' logs if a
+        Slurm daemon exits meanwhile (snakemake would wait for its jobs' states until killed)."""
+        wait_until(lambda: self._run(["scontrol", "ping"]) and process.poll() is not None,
+                   timeout=timeout, what="the snakemake run to end", interval=1.0)
 
     def node_states(self) -> dict[str, str]:
         lines = self._run(["sinfo", "-h", "-N", "-o", "%N %T"]).stdout.splitlines()
@@ -677,6 +687,20 @@ class SlurmCluster:
         result = self._run(["sacct", "-n", "-X", "-P", "-a", "-S", "now-1days", "-o", "NodeList"])
         nodes = [line for line in result.stdout.splitlines() if line]
         return {node: nodes.count(node) for node in sorted(set(nodes))}
+
+
+def kill_processes_of_jobs(jobs: list[int], *, timeout: float = 10.0) -> None:
+    """SIGKILL every process of ``jobs`` on this host, scanning again until none is left: a
+    process a job started between a scan and the kill of its parent would live on (a real
+    crash leaves none), finish the job's work and race its requeued run."""
+    deadline = time.monotonic() + timeout
+    while pids := processes_of_jobs(jobs):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"processes {pids} of jobs {jobs} survive SIGKILL")
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
 
 
 def processes_of_jobs(jobs: list[int]) -> list[int]:

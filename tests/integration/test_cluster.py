@@ -272,11 +272,13 @@ def test_a_node_lost_while_jobs_run_on_it(slurm, local_results, tmp_path):
         services.wait_until(lambda: slurm.node_states()["node2"].startswith("down"), timeout=120,
                             what="slurmctld to declare node2 down")
         slurm.start_node("node2")
-        slurm.start_requeued_jobs_now(lost)
-        process.wait(timeout=900)
+        slurm.start_requeued_jobs_now(lost, avoiding="node2")
+        slurm.wait_for(process, timeout=900)
     output = log_path.read_text()
     assert process.returncode == 0, output[-5000:]
-    assert lost and {slurm.accounted_jobs()[job] for job in lost} == {"COMPLETED"}
+    histories = {job: slurm.job_history(job) for job in lost}
+    assert lost and {slurm.accounted_jobs()[job] for job in lost} == {"COMPLETED"}, (
+        histories, output[-5000:], slurm.log_tail())
     for job in lost:  # sacct --duplicates: the run on node2 that failed, then the one that completed
         assert slurm.job_history(job)[0] == ("NODE_FAIL", "node2"), slurm.job_history(job)
         assert slurm.job_history(job)[-1][0] == "COMPLETED", slurm.job_history(job)
