@@ -9,6 +9,7 @@ two chunk sizes.
 Run it in two checkouts and compare the lines (selection_ab.sh does the timing):
 
     python benchmarks/selection_digest.py --events 50000
+    python benchmarks/selection_digest.py --events 50000 --threads 2   # the same lines
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50_000, help="events per demo file")
     parser.add_argument("--workdir", type=Path, default=REPO / "benchmarks" / ".data")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="the job's CPUs (chunks selected in parallel): digests must not change")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -83,7 +86,7 @@ def main() -> None:
             for step_size in (None, 7_777):
                 try:
                     result = digest(process_file(compiled, sample, str(path), kernel=kernel,
-                                                 step_size=step_size))
+                                                 step_size=step_size, threads=args.threads))
                 except Exception as err:  # a real file without a branch the demo analysis needs
                     result = f"error: {type(err).__name__}"
                 print(f"{label:<40} {name:<8} step {step_size or 'config'}: {result}", flush=True)
