@@ -120,6 +120,8 @@ def test_bins_by_comparison_are_numpys_binary_search(n_edges, dtype):
     values = np.clip(values, 0, 255) if dtype is np.uint8 else values
     values = values.astype(dtype)
     assert np.array_equal(searchsorted_right(edges, values), np.searchsorted(edges, values, side="right"))
+    table = values[:6].reshape(2, 3)  # not a flat array: numpy's own search
+    assert np.array_equal(searchsorted_right(edges, table), np.searchsorted(edges, table, side="right"))
 
 
 def test_root_round_trip_readable_by_uproot_and_hist(tmp_path):

@@ -83,7 +83,8 @@ def searchsorted_right(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
     """``np.searchsorted(edges, values, side="right")`` for sorted float64 ``edges``: how many
     edges are not above each value (all of them for NaN, which numpy sorts last)."""
     values = np.asarray(values)
-    if len(edges) > COMPARED_EDGES or values.dtype.kind not in "fiu" or edges.dtype != np.float64:
+    if (len(edges) > COMPARED_EDGES or values.ndim != 1 or values.dtype.kind not in "fiu"
+            or edges.dtype != np.float64):
         return np.searchsorted(edges, values, side="right")
     below = np.zeros(len(values), dtype=np.uint8)  # the edges above each value
     is_below = np.empty(len(values), dtype=np.bool_)
