@@ -37,6 +37,7 @@ import uproot
 from selection import REPO, SAMPLES, benchmark_config, input_file, time_bare, time_snakehep
 from snakehep.analysis.samples import load_samples
 from snakehep.selection.branch_plan import plan_file
+from snakehep.selection.kernel_numpy import offsets_from_counts
 from snakehep.selection.processing import compile_analysis
 
 
@@ -56,12 +57,6 @@ def analysis_types(chunk: ak.Array) -> dict[str, np.ndarray]:
 
 def event_of(offsets: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-
-
-def offsets_of(counts: np.ndarray) -> np.ndarray:
-    offsets = np.zeros(len(counts) + 1, np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    return offsets
 
 
 def per_event_product(factors: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -88,7 +83,7 @@ def selected_muons(b, p, stage: np.ndarray, pt: np.ndarray) -> tuple[np.ndarray,
     """(index, event offsets) of the selected muons."""
     muons = stage[pt[stage] > p["muon_pt_min"]]
     counts = np.bincount(event_of(b["Muon_offsets"])[muons], minlength=len(b["genWeight"]))
-    return muons, offsets_of(counts)
+    return muons, offsets_from_counts(counts)
 
 
 def dimuon_events(b, p, muons, offsets, pt) -> np.ndarray:
@@ -112,7 +107,7 @@ def nominal_pass(b: dict[str, np.ndarray], analysis: dict):
     jets = np.flatnonzero((b["Jet_pt"] > p["jet_pt_min"]) & (np.abs(b["Jet_eta"]) < p["jet_eta_max"])
                           & ((b["Jet_jetId"] & 2) != 0))
     partners = np.diff(muon_offsets)[jet_event[jets]]
-    first = offsets_of(partners)
+    first = offsets_from_counts(partners)
     jet = np.repeat(np.arange(len(jets)), partners)
     muon = np.arange(first[-1]) + np.repeat(muon_offsets[:-1][jet_event[jets]] - first[:-1], partners)
     delta_phi = (b["Jet_phi"][jets][jet] - phi[muon] + np.pi) % (2 * np.pi) - np.pi
@@ -125,7 +120,7 @@ def nominal_pass(b: dict[str, np.ndarray], analysis: dict):
     factors = analysis["scale_factors"]
     weight = b["genWeight"] * scale_factor(factors["muon_id"], np.abs(eta), muon_offsets)
     weight *= scale_factor(factors["btag"], b["Jet_pt"][bjets],
-                           offsets_of(np.bincount(jet_event[bjets], minlength=n)))
+                           offsets_from_counts(np.bincount(jet_event[bjets], minlength=n)))
     return weight, dimuon_events(b, p, muons, muon_offsets, b["Muon_pt"]), stage
 
 
